@@ -1,0 +1,52 @@
+"""The ``patchloop`` command line: a thin Typer app over the library."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from patchloop.cli.common import exit_code_for, print_error
+from patchloop.errors import PatchloopError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="patchloop",
+    help="Turn a red test suite green: localize, edit, verify in a sandbox, repeat.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from patchloop.cli import config_cmd, fix, models_cmd, runs
+
+    app.command("fix")(fix.fix)
+    app.add_typer(runs.app, name="runs")
+    app.add_typer(models_cmd.app, name="models")
+    app.add_typer(config_cmd.app, name="config")
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script; maps errors to exit codes in one place."""
+    try:
+        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except PatchloopError as exc:
+        print_error(exc)
+        sys.exit(exit_code_for(exc))
+    sys.exit(result if isinstance(result, int) else 0)

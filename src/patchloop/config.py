@@ -1,0 +1,309 @@
+"""Typed configuration, resolved from defaults, a file, the environment and CLI flags.
+
+Precedence, lowest first: defaults, ``patchloop.toml`` (or ``[tool.patchloop]`` in
+``pyproject.toml``), ``PATCHLOOP_*`` environment variables, command-line flags. Nested keys use
+a dot in files and flags (``model.temperature``) and a double underscore in variables
+(``PATCHLOOP_MODEL__TEMPERATURE``). :func:`load_config` also returns where each value came from,
+which ``patchloop config show`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from patchloop.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "ContextSettings",
+    "FixerSettings",
+    "ModelSettings",
+    "ResolvedConfig",
+    "SandboxSettings",
+    "TestSettings",
+    "load_config",
+]
+
+ENV_PREFIX = "PATCHLOOP_"
+#: Variables with the prefix that are not configuration keys.
+ENV_NOT_CONFIG = frozenset({"PATCHLOOP_API_KEY"})
+
+
+class Section(BaseModel):
+    """Base of config sections: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelSettings(Section):
+    """How model backends are called."""
+
+    temperature: float = 0.0
+    """Sampling temperature for edit requests."""
+    max_output_tokens: int = 4096
+    """Cap on generated tokens per request."""
+    request_timeout: float = 300.0
+    """Seconds to wait for one completion before it counts as a timeout."""
+    retries: int = 3
+    """Retries of a retryable failure (429, 5xx, timeouts, connection errors)."""
+    backoff_s: float = 1.0
+    """First backoff delay; doubles per retry with jitter, unless the server sends Retry-After."""
+    max_backoff_s: float = 30.0
+    """Longest single wait between retries."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key for ``openai`` specs (``PATCHLOOP_API_KEY`` wins)."""
+    adapter: str | None = None
+    """LoRA adapter to request, where the backend supports adapters."""
+
+
+class ContextSettings(Section):
+    """How prompts are built."""
+
+    max_tokens: int = 24_000
+    """Prompt budget in tokens (repository context, task and history together)."""
+    retrieval_k: int = 8
+    """Retriever hits considered for the repository context."""
+    max_file_tokens: int = 6_000
+    """A file larger than this is shown as its relevant functions only."""
+
+
+class TestSettings(Section):
+    """How tests are run."""
+
+    __test__ = False
+
+    cmd: str = "python -m pytest"
+    """Test command, split with shell rules; a leading ``python`` is the harness's interpreter."""
+    timeout: float = 300.0
+    """Wall-clock seconds for one test run; the process tree is killed after it."""
+    per_test_timeout: float = 30.0
+    """Seconds one test may run before it is stopped and counted as a timeout (0 disables)."""
+    output_bytes: int = 4 * 1024 * 1024
+    """Captured output per stream; the run is stopped past it, keeping head and tail."""
+    regressions: bool = True
+    """After the failing tests pass, also run the tests that passed at baseline."""
+
+
+class FixerSettings(Section):
+    """The model-free tier."""
+
+    enabled: bool = True
+    """Try model-free repair templates before any model."""
+    max_candidates: int = 300
+    """Candidate patches to verify at most."""
+    max_seconds: float = 120.0
+    """Seconds the tier may spend."""
+
+
+class SandboxSettings(Section):
+    """Where commands run."""
+
+    kind: str = "auto"
+    """``auto`` (bubblewrap when available, else local), ``local``, ``bwrap``, or a dotted path."""
+    memory_mb: int | None = 4096
+    """Address-space limit per process in MiB."""
+    cpu_s: int | None = None
+    """CPU seconds per process; ``None`` leaves only the wall clock."""
+    processes: int | None = 512
+    """Processes the sandboxed user may have."""
+
+
+class Config(Section):
+    """Resolved configuration of a run."""
+
+    models: tuple[str, ...] = ()
+    """Model specs ``KIND:TARGET[#MODEL]``, cheapest first; empty runs the model-free tier only."""
+    edit_format: str = "search-replace"
+    """``search-replace``, ``json`` or ``udiff``."""
+    max_iterations: int = 5
+    """Model calls per model tier."""
+    max_tokens: int = 500_000
+    """Prompt plus completion tokens for the whole run."""
+    timeout: float = 1800.0
+    """Wall-clock seconds for the whole run."""
+    allow_test_edits: bool = False
+    """Let patches change test files, ``conftest.py`` and test configuration."""
+    state_dir: str = ".patchloop"
+    """Where run records go, relative to the project directory."""
+    model: ModelSettings = ModelSettings()
+    context: ContextSettings = ContextSettings()
+    tests: TestSettings = TestSettings()
+    fixers: FixerSettings = FixerSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+
+
+class ResolvedConfig(BaseModel):
+    """A config and where each of its leaf values came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: Config
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Dotted key to ``default``, ``file:PATH``, ``env:NAME`` or ``cli``."""
+
+
+def _leaf_keys(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
+    keys: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.update(_leaf_keys(ann, f"{prefix}{name}."))
+        else:
+            keys[f"{prefix}{name}"] = field
+    return keys
+
+
+LEAVES = _leaf_keys(Config)
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key.replace('-', '_')}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _check_keys(flat: Mapping[str, Any], where: str) -> None:
+    for key in flat:
+        if key not in LEAVES:
+            valid = ", ".join(sorted(LEAVES))
+            raise ConfigError(f"unknown configuration key {key!r} in {where}", hint=f"valid: {valid}")
+
+
+def find_config_file(project: Path, git_root: Path | None = None) -> tuple[Path, str] | None:
+    """The config file that applies to ``project``: ``(path, table)`` or ``None``."""
+    for directory in dict.fromkeys([project, *( [git_root] if git_root else [] )]):
+        toml_path = directory / "patchloop.toml"
+        if toml_path.is_file():
+            return toml_path, ""
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            data = _read_toml(pyproject)
+            if "patchloop" in data.get("tool", {}):
+                return pyproject, "tool.patchloop"
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", hint="fix the file's TOML syntax") from exc
+
+
+def _file_values(path: Path, table: str) -> dict[str, Any]:
+    data: Any = _read_toml(path)
+    for part in filter(None, table.split(".")):
+        data = data.get(part, {})
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{table}] in {path} is not a table")
+    return _flatten(data)
+
+
+def _env_value(raw: str) -> Any:
+    text = raw.strip()
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"cannot parse JSON value {raw!r}") from exc
+    return raw
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    values: dict[str, tuple[Any, str]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_CONFIG:
+            continue
+        key = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        if key not in LEAVES:
+            valid = ", ".join(ENV_PREFIX + k.upper().replace(".", "__") for k in sorted(LEAVES))
+            raise ConfigError(f"unknown configuration variable {name}", hint=f"valid: {valid}")
+        value: Any = _env_value(raw)
+        if key == "models" and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        values[key] = (value, f"env:{name}")
+    return values
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return nested
+
+
+def load_config(
+    project: Path,
+    *,
+    git_root: Path | None = None,
+    config_file: Path | None = None,
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ResolvedConfig:
+    """Resolve the configuration for ``project``.
+
+    ``cli`` maps dotted keys to values given on the command line; ``None`` values mean the flag
+    was not given.
+    """
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    found: tuple[Path, str] | None
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+        table = "tool.patchloop" if config_file.name == "pyproject.toml" else ""
+        found = (config_file, table)
+    else:
+        found = find_config_file(project, git_root)
+    if found is not None:
+        path, table = found
+        values = _file_values(path, table)
+        _check_keys(values, str(path))
+        for key, value in values.items():
+            merged[key] = value
+            sources[key] = f"file:{path}"
+    for key, (value, source) in _env_values(os.environ if environ is None else environ).items():
+        merged[key] = value
+        sources[key] = source
+    for key, value in (cli or {}).items():
+        if value is None:
+            continue
+        if key not in LEAVES:
+            raise ConfigError(f"unknown configuration key {key!r}")
+        merged[key] = value
+        sources[key] = "cli"
+    try:
+        config = Config.model_validate(_nest(merged))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        origin = sources.get(key, "configuration")
+        raise ConfigError(f"invalid value for {key!r} ({origin}): {first['msg']}") from exc
+    for key in LEAVES:
+        sources.setdefault(key, "default")
+    return ResolvedConfig(config=config, sources=sources)
+
+
+def config_items(resolved: ResolvedConfig) -> list[tuple[str, Any, str]]:
+    """``(dotted key, value, source)`` for every leaf, in declaration order."""
+    data = _flatten(resolved.config.model_dump(mode="json"))
+    return [(key, data.get(key), resolved.sources.get(key, "default")) for key in LEAVES]
+
+
+EditFormatName = Literal["search-replace", "json", "udiff"]

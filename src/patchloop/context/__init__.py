@@ -1,0 +1,1 @@
+"""Prompt construction: token budgets and a byte-stable prompt layout."""

@@ -1,0 +1,184 @@
+"""The single error tree of patchloop.
+
+Every error that crosses a seam is one of these. Foreign errors (httpx, subprocess, OSError,
+pydantic) are translated at the boundary with ``raise ... from exc``.
+
+    PatchloopError
+    ├── UsageError                 bad input from the user; the CLI exits 2
+    │   ├── ConfigError            unknown key, bad value, unreadable config file
+    │   ├── RepositoryError        not a git work tree, missing path, bad ref
+    │   └── UnknownComponent       a registry name that does not exist
+    ├── NothingToFix               the baseline is green; the CLI exits 3
+    ├── ModelError                 a backend failed; ``retryable`` says whether to try again
+    │   ├── RateLimited            429 / overloaded; may carry ``retry_after``
+    │   ├── ModelUnavailable       connection refused, 5xx, health check failed
+    │   ├── ModelTimeout           no answer within the request timeout
+    │   ├── ContextTooLong         prompt exceeds the model's context window
+    │   ├── AuthError              missing or rejected credentials
+    │   ├── BadRequest             the server rejected the request (4xx)
+    │   └── BadOutput              the reply breaks the output contract
+    ├── EditError                  an edit the model can correct; carries ``feedback``
+    │   ├── ParseError             the reply could not be parsed into edits
+    │   ├── ApplyError             an edit does not apply (no match, ambiguous match)
+    │   ├── UnsafeEdit             path outside the repository, ``.git/``, escaping symlink
+    │   └── GuardError             the patch touches protected test files or test config
+    ├── SandboxError               running a command failed for reasons of the harness
+    │   └── InfrastructureError    test command missing, tests cannot be collected, ...
+    └── BudgetExceeded             iterations, tokens or time ran out
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApplyError",
+    "AuthError",
+    "BadOutput",
+    "BadRequest",
+    "BudgetExceeded",
+    "ConfigError",
+    "ContextTooLong",
+    "EditError",
+    "GuardError",
+    "InfrastructureError",
+    "ModelError",
+    "ModelTimeout",
+    "ModelUnavailable",
+    "NothingToFix",
+    "ParseError",
+    "PatchloopError",
+    "RateLimited",
+    "RepositoryError",
+    "SandboxError",
+    "UnknownComponent",
+    "UnsafeEdit",
+    "UsageError",
+]
+
+
+class PatchloopError(Exception):
+    """Base of every error patchloop raises on purpose."""
+
+    #: Whether trying the same operation again may succeed.
+    retryable: bool = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: What the user can do about it, shown after the message.
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UsageError(PatchloopError):
+    """The user asked for something that cannot work as given."""
+
+
+class ConfigError(UsageError):
+    """A configuration file, variable or flag is invalid."""
+
+
+class RepositoryError(UsageError):
+    """The repository path, work tree or ref is unusable."""
+
+
+class UnknownComponent(UsageError):
+    """A short name that no registry knows; the message lists the valid names."""
+
+
+class NothingToFix(PatchloopError):
+    """All selected tests already pass on the untouched snapshot."""
+
+
+class ModelError(PatchloopError):
+    """A model backend failed to produce a completion."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, retryable: bool | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class RateLimited(ModelError):
+    """The server is overloaded or rate limits us."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        #: Seconds the server asked us to wait, when it said so.
+        self.retry_after = retry_after
+
+
+class ModelUnavailable(ModelError):
+    """The server cannot be reached or answered with a server error."""
+
+    retryable = True
+
+
+class ModelTimeout(ModelError):
+    """The server did not answer within the request timeout."""
+
+    retryable = True
+
+
+class ContextTooLong(ModelError):
+    """The prompt does not fit the model's context window."""
+
+
+class AuthError(ModelError):
+    """Credentials are missing or were rejected."""
+
+
+class BadRequest(ModelError):
+    """The server rejected the request itself (unknown model, bad schema, ...)."""
+
+
+class BadOutput(ModelError):
+    """The reply does not satisfy the output contract (schema, grammar, truncation)."""
+
+    retryable = True
+
+
+class EditError(PatchloopError):
+    """An edit that failed in a way the model can correct; ``feedback`` is shown to it."""
+
+    def __init__(self, message: str, *, feedback: str | None = None) -> None:
+        super().__init__(message)
+        #: Text for the next prompt: what went wrong and what a correct edit looks like.
+        self.feedback = feedback or message
+
+
+class ParseError(EditError):
+    """The reply could not be parsed into edits."""
+
+
+class ApplyError(EditError):
+    """An edit does not apply to the snapshot."""
+
+
+class UnsafeEdit(EditError):
+    """An edit targets a path outside the repository, ``.git/`` or through a symlink."""
+
+
+class GuardError(EditError):
+    """The patch changes protected test files or test configuration."""
+
+
+class SandboxError(PatchloopError):
+    """The harness could not run a command as asked."""
+
+
+class InfrastructureError(SandboxError):
+    """A failure of the environment, not of the patch: retried, never graded."""
+
+    retryable = True
+
+
+class BudgetExceeded(PatchloopError):
+    """The run spent its iterations, tokens or time."""

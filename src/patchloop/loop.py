@@ -1,0 +1,107 @@
+"""The repair loop: propose, dry-run, guard, verify, feed back; until green or out of budget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from patchloop.config import Config
+from patchloop.domain import AttemptStatus, Feedback, RunRecord, Task
+from patchloop.errors import BadOutput, ModelError, NothingToFix, PatchloopError
+from patchloop.planning import build_models, build_tiers, default_plan
+from patchloop.protocols import Model
+from patchloop.repo.snapshot import Snapshot, locate, take_snapshot
+from patchloop.session import EventSink, RunSession, classify
+from patchloop.store import RunStore, new_run_id
+from patchloop.tiers import Proposal, Tier, TierExhausted
+
+__all__ = ["repair"]
+
+
+def repair(
+    task: Task,
+    config: Config,
+    *,
+    models: Sequence[Model] | None = None,
+    on_event: EventSink | None = None,
+    snapshot: Snapshot | None = None,
+    state_dir: Path | None = None,
+    replay_of: str | None = None,
+) -> RunRecord:
+    """Repair ``task`` and return the run record (also written under the state directory).
+
+    ``models`` overrides the models built from ``config.models`` (tests and replay pass
+    scripted models); ``snapshot`` replaces snapshotting ``task.repo`` (replay).
+    """
+    chosen = list(models) if models is not None else build_models(config)
+    default_plan(config, [m.name for m in chosen])  # fail on a plan with no tiers before any work
+    snap = snapshot or take_snapshot(locate(task.repo))
+    store = RunStore(state_dir or task.repo / config.state_dir)
+    run = RunSession(
+        task, config, snap, store, new_run_id(), on_event=on_event, replay_of=replay_of
+    )
+    try:
+        run.emit("run.start", f"snapshot of {snap.info.files} files", run_id=run.run_id)
+        try:
+            run.baseline()
+        except NothingToFix as exc:
+            return run.finish("nothing_to_fix", "nothing_to_fix", str(exc))
+        for tier in build_tiers(run, chosen):
+            stop = _run_tier(run, tier)
+            if stop in ("verified", "time", "tokens"):
+                return run.finish("verified" if stop == "verified" else "not_fixed", stop)
+        return run.finish("not_fixed", "exhausted")
+    except PatchloopError as exc:
+        run.finish("error", type(exc).__name__, str(exc))
+        raise
+    except BaseException:
+        run.finish("error", "interrupted", "the run was interrupted")
+        raise
+    finally:
+        if snapshot is None:
+            snap.remove()
+
+
+def _run_tier(run: RunSession, tier: Tier) -> str:
+    """Drive one tier until it verifies a fix, runs dry, or a budget ends; say which."""
+    run.emit("tier.start", tier.name, tier=tier.name)
+    limit = tier.plan.max_seconds
+    tier_deadline = time.monotonic() + limit if limit is not None else None
+    iteration = 0
+    while iteration < tier.plan.max_iterations:
+        if stop := run.stop_reason():
+            return stop
+        if tier_deadline is not None and time.monotonic() >= tier_deadline:
+            return "tier_time"
+        iteration += 1
+        draft = Proposal(tier=tier.name)
+        verdict = None
+        feedback: Feedback | None = None
+        status: AttemptStatus = "tests_failed"
+        try:
+            tier.propose(draft)
+            patch = run.check(draft)
+            verdict = run.verify(patch, fail_fast=tier.fail_fast, want_feedback=not tier.fail_fast)
+            if verdict.green:
+                status = "verified"
+                return "verified"
+            feedback = Feedback(kind="tests", text=verdict.feedback)
+        except TierExhausted:
+            iteration -= 1
+            return "exhausted"
+        except PatchloopError as exc:
+            status, kind = classify(exc)
+            feedback = Feedback(kind=kind, text=getattr(exc, "feedback", str(exc)))
+            if isinstance(exc, ModelError) and not isinstance(exc, BadOutput):
+                run.emit("tier.abort", str(exc), tier=tier.name)
+                return "model_error"
+            if kind == "infra":
+                raise
+        finally:
+            if draft.patch is not None or draft.completion is not None or draft.messages:
+                run.record_attempt(
+                    draft, iteration=iteration, status=status, feedback=feedback, verdict=verdict
+                )
+        tier.observe(draft, feedback)
+    return "iterations"

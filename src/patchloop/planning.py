@@ -1,0 +1,116 @@
+"""From configuration to tiers: the default plan, localization and the prompt layout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+from patchloop.config import Config
+from patchloop.context.layout import PromptLayout, Turn
+from patchloop.context.select import choose_files
+from patchloop.domain import Location, Plan, TierPlan
+from patchloop.errors import UsageError
+from patchloop.protocols import Model
+from patchloop.session import RunSession
+from patchloop.tiers import FixerTier, ModelTier, Tier
+from patchloop.verify.feedback import render_failures
+from patchloop.verify.guard import is_test_path
+
+__all__ = ["build_models", "build_tiers", "default_plan"]
+
+NO_MODEL_HINT = (
+    "pass --model KIND:TARGET[#MODEL] (e.g. openai:http://127.0.0.1:8000/v1#qwen2.5-coder-7b) "
+    "or set models in patchloop.toml, or enable the model-free tier (fixers.enabled = true)"
+)
+
+
+def default_plan(config: Config, model_names: Sequence[str]) -> Plan:
+    """Fixers first (when enabled), then each model in the order given (cheapest first)."""
+    tiers: list[TierPlan] = []
+    if config.fixers.enabled:
+        tiers.append(
+            TierPlan(
+                name="fixers",
+                kind="fixers",
+                max_iterations=config.fixers.max_candidates,
+                max_seconds=config.fixers.max_seconds,
+            )
+        )
+    tiers += [
+        TierPlan(name=name, kind="model", max_iterations=config.max_iterations)
+        for name in model_names
+    ]
+    if not tiers:
+        raise UsageError("no model is configured and the model-free tier is off", hint=NO_MODEL_HINT)
+    return Plan(tiers=tuple(tiers), intent="default")
+
+
+def build_models(config: Config) -> list[Model]:
+    """Models of ``config.models``, in order; unknown specs fail here, before any work."""
+    from patchloop.models import build_model
+
+    return [build_model(spec, config.model) for spec in config.models]
+
+
+def localize(run: RunSession) -> list[Location]:
+    """Suspicious locations outside test files, most suspicious first."""
+    from patchloop.localize import FusedLocalizer
+
+    assert run.baseline_report is not None
+    t0 = time.monotonic()
+    found = FusedLocalizer().localize(run.task, run.baseline_report, run.snapshot.template, k=50)
+    locations = [loc for loc in found if not is_test_path(loc.path)]
+    run.spend("localize", time.monotonic() - t0)
+    run.emit("localize", f"{len(locations)} locations", locations=len(locations))
+    return locations
+
+
+def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> PromptLayout:
+    assert run.baseline_report is not None
+    t0 = time.monotonic()
+    settings = run.config.context
+    test_files = sorted({nodeid.split("::")[0] for nodeid in run.targets})
+    files = choose_files(
+        run.snapshot.template,
+        locations=locations,
+        test_files=test_files,
+        count_tokens=model.count_tokens,
+        max_tokens=settings.max_tokens * 3 // 4,
+        max_file_tokens=settings.max_file_tokens,
+    )
+    layout = PromptLayout(
+        instructions=run.format.instructions(),
+        files=files,
+        task=run.task.description,
+        failures=render_failures(run.baseline_report, run.targets, root=run.snapshot.template),
+        count_tokens=model.count_tokens,
+        max_tokens=settings.max_tokens,
+    )
+    run.spend("context", time.monotonic() - t0)
+    run.emit("context", f"{len(files)} files in the prompt", files=len(files))
+    return layout
+
+
+def build_tiers(run: RunSession, models: Sequence[Model]) -> Iterator[Tier]:
+    """Tiers of the default plan, built lazily: a later tier costs nothing if an earlier wins."""
+    plan = default_plan(run.config, [m.name for m in models])
+    locations = localize(run)
+    remaining = list(models)
+    history: list[Turn] = []
+    for tier_plan in plan.tiers:
+        if tier_plan.kind == "fixers":
+            from patchloop.fixers import get_fixer
+
+            fixer = get_fixer("default")
+            yield FixerTier(tier_plan, fixer, run.task, locations, run.snapshot.template)
+            continue
+        model = remaining.pop(0)
+        yield ModelTier(
+            tier_plan,
+            model,
+            run.format,
+            _layout(run, model, locations),
+            run.config,
+            history=history,
+            cache_key=run.run_id,
+        )

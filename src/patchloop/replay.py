@@ -1,0 +1,87 @@
+"""Replaying a recorded run: the same snapshot, config and completions must give the same result."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchloop.config import Config
+from patchloop.domain import RunRecord
+from patchloop.errors import UsageError
+from patchloop.loop import repair
+from patchloop.models.scripted import Reply, ScriptedModel
+from patchloop.protocols import Model
+from patchloop.repo.snapshot import Snapshot, restore_snapshot
+from patchloop.session import EventSink
+from patchloop.store import RunStore
+
+__all__ = ["ReplayResult", "replay_run"]
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """The original record, the replay's record, and whether they agree."""
+
+    original: RunRecord
+    replay: RunRecord
+    same: bool
+    differences: tuple[str, ...]
+
+
+def _scripted_models(store: RunStore, record: RunRecord) -> list[Model]:
+    completions = store.completions(record.id)
+    tiers: dict[str, list[Reply]] = {}
+    for attempt in record.attempts:
+        if attempt.tier == "fixers":
+            continue
+        replies = tiers.setdefault(attempt.tier, [])
+        completion = completions.get(attempt.index)
+        if completion is not None:
+            replies.append(Reply(text=completion.text, finish_reason=completion.finish_reason))
+        else:
+            # The model failed on this attempt; the replay fails the same way.
+            kind = "ModelUnavailable" if attempt.status == "model_error" else "BadOutput"
+            replies.append(Reply(raise_=kind, message="recorded failure"))
+    names = list(dict.fromkeys(record.config.get("models", [])))
+    return [ScriptedModel(tiers.get(name, []), name=name) for name in names]
+
+
+def _compare(a: RunRecord, b: RunRecord) -> tuple[str, ...]:
+    diffs: list[str] = []
+    if a.status != b.status:
+        diffs.append(f"status {a.status} -> {b.status}")
+    if a.diff != b.diff:
+        diffs.append("final diff differs")
+    seq_a = [(x.tier, x.status) for x in a.attempts]
+    seq_b = [(x.tier, x.status) for x in b.attempts]
+    if seq_a != seq_b:
+        diffs.append(f"attempt sequence differs ({len(seq_a)} vs {len(seq_b)} attempts)")
+    return tuple(diffs)
+
+
+def replay_run(store: RunStore, run_id: str, *, on_event: EventSink | None = None) -> ReplayResult:
+    """Re-run a recorded run with its recorded completions and compare the outcome."""
+    original = store.load(run_id)
+    if original.snapshot is None:
+        raise UsageError(f"run {run_id} has no snapshot to replay")
+    config = Config.model_validate(original.config)
+    base = Path(tempfile.mkdtemp(prefix="patchloop-replay-"))
+    try:
+        tree = base / "tree"
+        files = restore_snapshot(original.snapshot, store.path(original.id) / "snapshot", tree)
+        snapshot = Snapshot(info=original.snapshot, template=tree, files=tuple(files))
+        record = repair(
+            original.task,
+            config,
+            models=_scripted_models(store, original),
+            on_event=on_event,
+            snapshot=snapshot,
+            state_dir=store.state_dir,
+            replay_of=original.id,
+        )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    differences = _compare(original, record)
+    return ReplayResult(original, record, not differences, differences)

@@ -1,0 +1,417 @@
+"""State and services of one repair run: snapshot, sandbox, verification, budget, record.
+
+The loop in :mod:`patchloop.loop` reads as the algorithm; this module holds the bookkeeping it
+delegates to.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from patchloop.config import Config
+from patchloop.domain import (
+    Attempt,
+    AttemptStatus,
+    Event,
+    Feedback,
+    FeedbackKind,
+    Limits,
+    Outcome,
+    Patch,
+    RunRecord,
+    RunStatus,
+    Scalar,
+    Task,
+    TestOutcome,
+    TestReport,
+    TestSelection,
+    Usage,
+)
+from patchloop.edits import get_format
+from patchloop.errors import (
+    ApplyError,
+    EditError,
+    GuardError,
+    InfrastructureError,
+    ModelError,
+    NothingToFix,
+    ParseError,
+    PatchloopError,
+    UnsafeEdit,
+)
+from patchloop.protocols import EditFormat, Sandbox, TestRunner
+from patchloop.repo.snapshot import Snapshot, save_snapshot
+from patchloop.sandbox import get_sandbox
+from patchloop.store import RunStore, RunWriter
+from patchloop.tiers import Proposal
+from patchloop.verify.feedback import render_failures
+from patchloop.verify.guard import check_patch
+from patchloop.verify.pytest_runner import PytestRunner
+
+__all__ = ["RunSession", "Verdict"]
+
+EventSink = Callable[[Event], None]
+
+# Which status and feedback kind an error maps to; order matters (subclasses first).
+ERROR_KINDS: tuple[tuple[type[PatchloopError], AttemptStatus, FeedbackKind], ...] = (
+    (ParseError, "parse_error", "parse"),
+    (UnsafeEdit, "unsafe_edit", "unsafe"),
+    (GuardError, "guard_rejected", "guard"),
+    (ApplyError, "apply_error", "apply"),
+    (EditError, "empty_patch", "empty"),
+    (ModelError, "model_error", "model"),
+    (InfrastructureError, "infra_error", "infra"),
+)
+
+
+@dataclass
+class Verdict:
+    """What verification of one patch found."""
+
+    green: bool
+    failing: tuple[str, ...]
+    feedback: str
+    reports: list[TestReport] = field(default_factory=list)
+    sandbox_s: float = 0.0
+
+
+def is_green(nodeid: str, outcomes: dict[str, TestOutcome]) -> bool:
+    """Whether a target is green; a module-level id (collection error) needs all its tests."""
+    found = outcomes.get(nodeid)
+    if found is not None and found.outcome != Outcome.MISSING:
+        return found.outcome.ok
+    if "::" not in nodeid:
+        children = [o for k, o in outcomes.items() if k.startswith(nodeid + "::")]
+        return bool(children) and all(o.outcome.ok for o in children)
+    return False
+
+
+class RunSession:
+    """One run: owns the snapshot, the sandbox, the record and the budget."""
+
+    def __init__(
+        self,
+        task: Task,
+        config: Config,
+        snapshot: Snapshot,
+        store: RunStore,
+        run_id: str,
+        *,
+        on_event: EventSink | None = None,
+        replay_of: str | None = None,
+    ) -> None:
+        self.task = task
+        self.config = config
+        self.snapshot = snapshot
+        self.run_id = run_id
+        self.replay_of = replay_of
+        self.started = time.monotonic()
+        self.deadline = self.started + config.timeout
+        self.on_event = on_event
+        self.writer: RunWriter = store.create(run_id)
+        self.format: EditFormat = get_format(config.edit_format)
+        self.sandbox: Sandbox = get_sandbox(config.sandbox)
+        self.attempts: list[Attempt] = []
+        self.usage = Usage()
+        self.timings: dict[str, float] = {}
+        self.sandbox_s = 0.0
+        self.baseline_report: TestReport | None = None
+        self.targets: tuple[str, ...] = ()
+        self.regressions: tuple[str, ...] = ()
+        self._last_checkpoint = 0.0
+        self.writer.write_json("config.json", config.model_dump(mode="json"))
+        save_snapshot(snapshot, self.writer.directory / "snapshot")
+
+    # ------------------------------------------------------------------ events and time
+
+    def emit(self, kind: str, message: str = "", **data: Scalar) -> None:
+        """Record an event and pass it to the progress display."""
+        attempt = data.pop("attempt", None)
+        tier = data.pop("tier", None)
+        event = Event(
+            t=round(time.monotonic() - self.started, 4),
+            kind=kind,
+            message=message,
+            attempt=attempt if isinstance(attempt, int) else None,
+            tier=tier if isinstance(tier, str) else None,
+            data=data,
+        )
+        self.writer.event(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def spend(self, phase: str, seconds: float) -> None:
+        """Add ``seconds`` to a phase's total."""
+        self.timings[phase] = self.timings.get(phase, 0.0) + seconds
+
+    def stop_reason(self) -> str | None:
+        """``time`` or ``tokens`` when the run's global budget is spent."""
+        if time.monotonic() >= self.deadline:
+            return "time"
+        if self.usage.total >= self.config.max_tokens:
+            return "tokens"
+        return None
+
+    # ------------------------------------------------------------------ tests
+
+    def runner(self, *, wall_s: float, per_test_timeout: float) -> TestRunner:
+        """A pytest runner with the run's test command and limits."""
+        settings = self.config.sandbox
+        limits = Limits(
+            wall_s=max(1.0, min(wall_s, self.deadline - time.monotonic() + 1.0)),
+            cpu_s=settings.cpu_s,
+            memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
+            processes=settings.processes,
+            output_bytes=self.config.tests.output_bytes,
+        )
+        return PytestRunner(
+            self.sandbox,
+            self.task.test_cmd,
+            limits=limits,
+            per_test_timeout=per_test_timeout,
+            python=sys.executable,
+        )
+
+    def baseline(self) -> TestReport:
+        """Run the whole suite on the untouched snapshot and fix the targets."""
+        self.emit("baseline.start", "running the tests on the untouched snapshot")
+        t0 = time.monotonic()
+        runner = self.runner(
+            wall_s=self.config.tests.timeout, per_test_timeout=self.config.tests.per_test_timeout
+        )
+        with self.sandbox.workspace(self.snapshot.template) as workspace:
+            report = runner.run(workspace, TestSelection())
+        elapsed = time.monotonic() - t0
+        self.spend("baseline", elapsed)
+        self.sandbox_s += elapsed
+        self.baseline_report = report
+        self.writer.baseline(report)
+        if report.status == "no_report":
+            raise InfrastructureError(
+                "the test command produced no test report: " + _process_summary(report),
+                hint="check --test-cmd; it must run pytest from the project directory",
+            )
+        failing = set(report.failing)
+        if self.task.tests:
+            outcomes = report.by_id()
+            self.targets = tuple(t for t in self.task.tests if not is_green(t, outcomes))
+        else:
+            self.targets = tuple(sorted(failing))
+        self.regressions = tuple(sorted(set(report.passing) - set(self.targets)))
+        self.emit(
+            "baseline.end",
+            f"{len(failing)} failing, {len(report.passing)} passing",
+            failing=len(failing),
+            passing=len(report.passing),
+            targets=len(self.targets),
+        )
+        if not self.targets:
+            raise NothingToFix(
+                "all selected tests pass on the untouched snapshot; nothing to fix"
+                if self.task.tests or report.outcomes
+                else "no tests were collected; nothing to fix"
+            )
+        return report
+
+    def check(self, proposal: Proposal) -> Patch:
+        """Dry-run the proposal against the snapshot and apply the tamper guard."""
+        t0 = time.monotonic()
+        try:
+            patch = proposal.patch
+            if patch is None:
+                patch = self.format.apply(self.snapshot.template, proposal.edits, dry_run=True)
+                proposal.patch = patch
+            if patch.empty:
+                raise EditError(
+                    "the edits change nothing",
+                    feedback="The edits leave every file as it was; change the code under test.",
+                )
+            check_patch(patch, allow_test_edits=self.task.allow_test_edits)
+            return patch
+        finally:
+            proposal.timings["apply"] = time.monotonic() - t0
+
+    def verify(self, patch: Patch, *, fail_fast: bool, want_feedback: bool) -> Verdict:
+        """Failing tests first; when they pass, the tests that passed at baseline."""
+        t0 = time.monotonic()
+        budget = self.config.tests
+        base = self.baseline_report.duration_s if self.baseline_report else budget.timeout
+        # A candidate may loop forever; give it a few times the baseline, not the full timeout.
+        wall = min(budget.timeout, 10.0 + 5.0 * base)
+        runner = self.runner(wall_s=wall, per_test_timeout=budget.per_test_timeout)
+        verdict = Verdict(green=False, failing=(), feedback="")
+        with self.sandbox.workspace(self.snapshot.template) as workspace:
+            for change in patch.changes:
+                target = workspace / change.path
+                if change.after is None:
+                    target.unlink(missing_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("w", encoding="utf-8", newline="") as fh:
+                    fh.write(change.after)
+            stages = [self.targets]
+            if budget.regressions and self.regressions:
+                stages.append(self.regressions)
+            for nodeids in stages:
+                report = runner.run(workspace, TestSelection(nodeids=nodeids, fail_fast=fail_fast))
+                verdict.reports.append(report)
+                if report.process is not None and report.process.error:
+                    raise InfrastructureError(
+                        "the test command could not start: " + report.process.error
+                    )
+                outcomes = report.by_id()
+                failing = tuple(n for n in nodeids if not is_green(n, outcomes))
+                if failing:
+                    verdict.failing = failing
+                    if want_feedback:
+                        verdict.feedback = _failure_text(report, failing, workspace)
+                    break
+            else:
+                verdict.green = True
+        verdict.sandbox_s = time.monotonic() - t0
+        self.sandbox_s += verdict.sandbox_s
+        self.spend("verify", verdict.sandbox_s)
+        return verdict
+
+    # ------------------------------------------------------------------ record
+
+    def record_attempt(
+        self,
+        proposal: Proposal,
+        *,
+        iteration: int,
+        status: AttemptStatus,
+        feedback: Feedback | None,
+        verdict: Verdict | None,
+        error: str = "",
+    ) -> Attempt:
+        """Turn a finished proposal into an ``Attempt``, store its files, checkpoint."""
+        t0 = time.monotonic()
+        completion = proposal.completion
+        usage = completion.usage if completion is not None else Usage()
+        self.usage = self.usage + usage
+        patch = proposal.patch
+        attempt = Attempt(
+            index=len(self.attempts) + 1,
+            tier=proposal.tier,
+            iteration=iteration,
+            status=status,
+            well_formed=proposal.well_formed,
+            edits=len(proposal.edits),
+            diff=patch.diff if patch is not None else "",
+            paths=patch.paths if patch is not None else (),
+            failing=len(verdict.failing) if verdict is not None else None,
+            failing_tests=verdict.failing if verdict is not None else (),
+            feedback=feedback,
+            usage=usage,
+            prompt_chars=sum(len(m.content) for m in proposal.messages),
+            prefix_shared_chars=proposal.prefix_shared_chars,
+            prefix_shared_tokens=proposal.prefix_shared_tokens,
+            timings={k: round(v, 4) for k, v in proposal.timings.items()},
+            sandbox_s=round(verdict.sandbox_s, 4) if verdict is not None else 0.0,
+            label=proposal.label,
+        )
+        for phase, seconds in proposal.timings.items():
+            self.spend(phase, seconds)
+        self.attempts.append(attempt)
+        if completion is not None or proposal.messages:
+            self.writer.attempt_files(
+                attempt.index,
+                messages=proposal.messages,
+                completion=completion,
+                diff=attempt.diff,
+                report=verdict.reports[-1] if verdict and verdict.reports else None,
+                feedback=feedback.text if feedback else "",
+                error=error,
+            )
+        self.emit(
+            "attempt.end",
+            proposal.label or status,
+            attempt=attempt.index,
+            tier=attempt.tier,
+            status=status,
+            failing=attempt.failing,
+            prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+        )
+        now = time.monotonic()
+        # Fixer tiers try hundreds of candidates; events keep every one, the record every second.
+        if completion is not None or now - self._last_checkpoint >= 1.0:
+            self.checkpoint("running")
+            self._last_checkpoint = now
+        self.spend("record", time.monotonic() - t0)
+        return attempt
+
+    def best_attempt(self) -> Attempt | None:
+        """The verified attempt, else the verified-and-failing one with the fewest failures."""
+        tried = [a for a in self.attempts if a.failing is not None and a.diff]
+        if not tried:
+            return None
+        return min(tried, key=lambda a: (a.status != "verified", a.failing, len(a.diff), a.index))
+
+    def record(self, status: RunStatus | str, stop_reason: str = "", error: str = "") -> RunRecord:
+        """The run record as it stands."""
+        best = self.best_attempt()
+        report = self.baseline_report
+        return RunRecord(
+            id=self.run_id,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            status=status if status != "running" else "not_fixed",  # type: ignore[arg-type]
+            stop_reason=stop_reason or ("running" if status == "running" else ""),
+            task=self.task,
+            config=self.config.model_dump(mode="json"),
+            snapshot=self.snapshot.info,
+            baseline_failing=report.failing if report else (),
+            baseline_passing=report.passing if report else (),
+            targets=self.targets,
+            attempts=tuple(self.attempts),
+            best_attempt=best.index if best else None,
+            diff=best.diff if best else "",
+            usage=self.usage,
+            timings={k: round(v, 4) for k, v in sorted(self.timings.items())},
+            sandbox_s=round(self.sandbox_s, 4),
+            wall_s=round(time.monotonic() - self.started, 4),
+            error=error or None,
+            replay_of=self.replay_of,
+        )
+
+    def checkpoint(self, status: str = "running") -> None:
+        """Rewrite the record on disk."""
+        self.writer.checkpoint(self.record(status))
+
+    def finish(self, status: RunStatus, stop_reason: str, error: str = "") -> RunRecord:
+        """Final record, written and returned."""
+        record = self.record(status, stop_reason, error)
+        self.writer.checkpoint(record)
+        self.emit("run.end", stop_reason, status=status, attempts=len(self.attempts))
+        self.writer.close()
+        return record
+
+
+def classify(exc: PatchloopError) -> tuple[AttemptStatus, FeedbackKind]:
+    """Attempt status and feedback kind for an error raised during an attempt."""
+    for cls, status, kind in ERROR_KINDS:
+        if isinstance(exc, cls):
+            return status, kind
+    return "infra_error", "infra"
+
+
+def _failure_text(report: TestReport, failing: tuple[str, ...], root: Path) -> str:
+    if report.status == "no_report":
+        return "The test run crashed before writing a report.\n" + _process_summary(report)
+    return render_failures(report, failing, root=root)
+
+
+def _process_summary(report: TestReport) -> str:
+    process = report.process
+    if process is None:
+        return "(no process information)"
+    if process.error:
+        return process.error
+    tail = (process.stderr.strip() or process.stdout.strip())[-1500:]
+    return f"exit status {process.exit_code}; output ends with:\n{tail}"
