@@ -30,7 +30,7 @@ def clamp(value, low, high):
     return value
 '''
 
-TEST_CALC = '''\
+TEST_CALC = """\
 from calc import add, clamp
 
 
@@ -48,7 +48,7 @@ def test_clamp_high():
 
 def test_clamp_inside():
     assert clamp(5, 0, 10) == 5
-'''
+"""
 
 PYTEST_INI = "[pytest]\naddopts = -p no:cacheprovider\n"
 

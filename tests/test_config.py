@@ -58,7 +58,7 @@ def test_unknown_key_in_file_is_an_error(tmp_path: Path) -> None:
 def test_unknown_env_variable_and_bad_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PATCHLOOP_NOPE"):
         load_config(tmp_path, environ={"PATCHLOOP_NOPE": "1"})
-    with pytest.raises(ConfigError, match="max_iterations.*env:PATCHLOOP_MAX_ITERATIONS"):
+    with pytest.raises(ConfigError, match=r"max_iterations.*env:PATCHLOOP_MAX_ITERATIONS"):
         load_config(tmp_path, environ={"PATCHLOOP_MAX_ITERATIONS": "many"})
 
 

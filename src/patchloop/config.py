@@ -58,7 +58,8 @@ class ModelSettings(Section):
     max_backoff_s: float = 30.0
     """Longest single wait between retries."""
     api_key_env: str = "OPENAI_API_KEY"
-    """Environment variable holding the API key for ``openai`` specs (``PATCHLOOP_API_KEY`` wins)."""
+    """Variable holding the API key for ``openai:`` specs; ``PATCHLOOP_API_KEY`` applies to
+    every HTTP kind and wins."""
     adapter: str | None = None
     """LoRA adapter to request, where the backend supports adapters."""
 
@@ -178,12 +179,14 @@ def _check_keys(flat: Mapping[str, Any], where: str) -> None:
     for key in flat:
         if key not in LEAVES:
             valid = ", ".join(sorted(LEAVES))
-            raise ConfigError(f"unknown configuration key {key!r} in {where}", hint=f"valid: {valid}")
+            raise ConfigError(
+                f"unknown configuration key {key!r} in {where}", hint=f"valid: {valid}"
+            )
 
 
 def find_config_file(project: Path, git_root: Path | None = None) -> tuple[Path, str] | None:
     """The config file that applies to ``project``: ``(path, table)`` or ``None``."""
-    for directory in dict.fromkeys([project, *( [git_root] if git_root else [] )]):
+    for directory in dict.fromkeys([project, *([git_root] if git_root else [])]):
         toml_path = directory / "patchloop.toml"
         if toml_path.is_file():
             return toml_path, ""

@@ -263,8 +263,9 @@ class Outcome(StrEnum):
 
     @property
     def ok(self) -> bool:
-        """Whether this outcome counts as green."""
-        return self in (Outcome.PASSED, Outcome.XFAILED)
+        """Whether this outcome counts as green (an unexpected pass of a non-strict xfail
+        fails nothing, as for pytest itself)."""
+        return self in (Outcome.PASSED, Outcome.XFAILED, Outcome.XPASSED)
 
 
 class Frame(Frozen):
@@ -433,6 +434,8 @@ class Attempt(Frozen):
     sandbox_s: float = 0.0
     label: str = ""
     """Human description of the candidate (fixers: the template and location)."""
+    error: str = ""
+    """Class name of the error that ended the attempt, if one did (``ParseError``, ...)."""
 
 
 class SnapshotInfo(Frozen):

@@ -79,6 +79,7 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
         verdict = None
         feedback: Feedback | None = None
         status: AttemptStatus = "tests_failed"
+        error = ""
         try:
             tier.propose(draft)
             patch = run.check(draft)
@@ -92,6 +93,7 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
             return "exhausted"
         except PatchloopError as exc:
             status, kind = classify(exc)
+            error = type(exc).__name__
             feedback = Feedback(kind=kind, text=getattr(exc, "feedback", str(exc)))
             if isinstance(exc, ModelError) and not isinstance(exc, BadOutput):
                 run.emit("tier.abort", str(exc), tier=tier.name)
@@ -101,7 +103,12 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
         finally:
             if draft.patch is not None or draft.completion is not None or draft.messages:
                 run.record_attempt(
-                    draft, iteration=iteration, status=status, feedback=feedback, verdict=verdict
+                    draft,
+                    iteration=iteration,
+                    status=status,
+                    feedback=feedback,
+                    verdict=verdict,
+                    error=error,
                 )
         tier.observe(draft, feedback)
     return "iterations"

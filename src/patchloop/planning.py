@@ -41,15 +41,38 @@ def default_plan(config: Config, model_names: Sequence[str]) -> Plan:
         for name in model_names
     ]
     if not tiers:
-        raise UsageError("no model is configured and the model-free tier is off", hint=NO_MODEL_HINT)
+        raise UsageError(
+            "no model is configured and the model-free tier is off", hint=NO_MODEL_HINT
+        )
     return Plan(tiers=tuple(tiers), intent="default")
 
 
 def build_models(config: Config) -> list[Model]:
-    """Models of ``config.models``, in order; unknown specs fail here, before any work."""
-    from patchloop.models import build_model
+    """Models of ``config.models``, in order; unknown specs and unreachable servers fail here,
+    before any work."""
+    from patchloop.models import build_model, parse_spec
 
-    return [build_model(spec, config.model) for spec in config.models]
+    models = []
+    for spec in config.models:
+        model = build_model(spec, config.model)
+        target = parse_spec(spec).target
+        if target.startswith(("http://", "https://")):
+            _preflight(spec, target)
+        models.append(model)
+    return models
+
+
+def _preflight(spec: str, url: str) -> None:
+    """Fail fast on a server that is not listening; any HTTP answer will do."""
+    import httpx
+
+    try:
+        httpx.get(url, timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise UsageError(
+            f"cannot reach the model server of {spec!r}: {type(exc).__name__}: {exc}",
+            hint="start the server, or fix the URL in --model / models",
+        ) from exc
 
 
 def localize(run: RunSession) -> list[Location]:

@@ -11,7 +11,7 @@ from patchloop.config import Config
 from patchloop.domain import RunRecord
 from patchloop.errors import UsageError
 from patchloop.loop import repair
-from patchloop.models.scripted import Reply, ScriptedModel
+from patchloop.models.scripted import Reply, ScriptedModel, ScriptedReply
 from patchloop.protocols import Model
 from patchloop.repo.snapshot import Snapshot, restore_snapshot
 from patchloop.session import EventSink
@@ -39,11 +39,11 @@ def _scripted_models(store: RunStore, record: RunRecord) -> list[Model]:
         replies = tiers.setdefault(attempt.tier, [])
         completion = completions.get(attempt.index)
         if completion is not None:
-            replies.append(Reply(text=completion.text, finish_reason=completion.finish_reason))
+            replies.append(completion)
         else:
             # The model failed on this attempt; the replay fails the same way.
-            kind = "ModelUnavailable" if attempt.status == "model_error" else "BadOutput"
-            replies.append(Reply(raise_=kind, message="recorded failure"))
+            kind = attempt.error or "ModelUnavailable"
+            replies.append(ScriptedReply(raise_=kind, message="recorded failure"))
     names = list(dict.fromkeys(record.config.get("models", [])))
     return [ScriptedModel(tiers.get(name, []), name=name) for name in names]
 

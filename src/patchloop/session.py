@@ -315,6 +315,7 @@ class RunSession:
             timings={k: round(v, 4) for k, v in proposal.timings.items()},
             sandbox_s=round(verdict.sandbox_s, 4) if verdict is not None else 0.0,
             label=proposal.label,
+            error=error,
         )
         for phase, seconds in proposal.timings.items():
             self.spend(phase, seconds)
@@ -327,7 +328,6 @@ class RunSession:
                 diff=attempt.diff,
                 report=verdict.reports[-1] if verdict and verdict.reports else None,
                 feedback=feedback.text if feedback else "",
-                error=error,
             )
         self.emit(
             "attempt.end",
@@ -342,7 +342,7 @@ class RunSession:
         now = time.monotonic()
         # Fixer tiers try hundreds of candidates; events keep every one, the record every second.
         if completion is not None or now - self._last_checkpoint >= 1.0:
-            self.checkpoint("running")
+            self.checkpoint()
             self._last_checkpoint = now
         self.spend("record", time.monotonic() - t0)
         return attempt
@@ -354,15 +354,15 @@ class RunSession:
             return None
         return min(tried, key=lambda a: (a.status != "verified", a.failing, len(a.diff), a.index))
 
-    def record(self, status: RunStatus | str, stop_reason: str = "", error: str = "") -> RunRecord:
+    def record(self, status: RunStatus, stop_reason: str, error: str = "") -> RunRecord:
         """The run record as it stands."""
         best = self.best_attempt()
         report = self.baseline_report
         return RunRecord(
             id=self.run_id,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            status=status if status != "running" else "not_fixed",  # type: ignore[arg-type]
-            stop_reason=stop_reason or ("running" if status == "running" else ""),
+            status=status,
+            stop_reason=stop_reason,
             task=self.task,
             config=self.config.model_dump(mode="json"),
             snapshot=self.snapshot.info,
@@ -380,9 +380,9 @@ class RunSession:
             replay_of=self.replay_of,
         )
 
-    def checkpoint(self, status: str = "running") -> None:
-        """Rewrite the record on disk."""
-        self.writer.checkpoint(self.record(status))
+    def checkpoint(self) -> None:
+        """Rewrite the record on disk, marked as still running."""
+        self.writer.checkpoint(self.record("not_fixed", "running"))
 
     def finish(self, status: RunStatus, stop_reason: str, error: str = "") -> RunRecord:
         """Final record, written and returned."""

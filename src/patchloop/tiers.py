@@ -31,7 +31,7 @@ from patchloop.protocols import EditFormat, Fixer, Model
 __all__ = ["FixerTier", "ModelTier", "Proposal", "Tier", "TierExhausted"]
 
 
-class TierExhausted(Exception):  # noqa: N818 - a control-flow signal, not an error
+class TierExhausted(Exception):
     """The tier has nothing more to propose."""
 
 

@@ -13,7 +13,9 @@ from tests.conftest import CALC, git
 
 
 def _fix_patch():
-    fixed = CALC.replace("        return low\n    return value", "        return high\n    return value")
+    fixed = CALC.replace(
+        "        return low\n    return value", "        return high\n    return value"
+    )
     return make_patch([FileChange(path="calc.py", before=CALC, after=fixed)]), fixed
 
 

@@ -12,8 +12,11 @@ from patchloop.store import RunStore, new_run_id
 
 def _record(run_id: str, tmp_path: Path) -> RunRecord:
     return RunRecord(
-        id=run_id, created_at="2026-01-01T00:00:00+00:00", status="not_fixed",
-        task=Task(repo=tmp_path), usage=Usage(prompt_tokens=3),
+        id=run_id,
+        created_at="2026-01-01T00:00:00+00:00",
+        status="not_fixed",
+        task=Task(repo=tmp_path),
+        usage=Usage(prompt_tokens=3),
     )
 
 

@@ -18,8 +18,8 @@ from patchloop.errors import (
 from patchloop.repo.snapshot import Located, locate
 
 __all__ = [
-    "EXIT_NOT_FIXED",
     "EXIT_NOTHING",
+    "EXIT_NOT_FIXED",
     "EXIT_USAGE",
     "EXIT_VERIFIED",
     "exit_code_for",

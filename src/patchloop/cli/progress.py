@@ -99,6 +99,4 @@ class Progress:
         if event.kind not in QUIET_KINDS:
             return True
         # Hundreds of fixer candidates would drown the log; show model attempts and the winner.
-        return event.data.get("status") == "verified" or not (event.tier or "").startswith(
-            "fixers"
-        )
+        return event.data.get("status") == "verified" or not (event.tier or "").startswith("fixers")

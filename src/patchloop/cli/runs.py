@@ -41,8 +41,13 @@ def list_runs(
     for r in records:
         what = r.task.description or ", ".join(r.targets)
         table.add_row(
-            r.id, r.status, r.stop_reason, str(len(r.attempts)), f"{r.usage.total:,}",
-            f"{r.wall_s:.1f}", what[:50],
+            r.id,
+            r.status,
+            r.stop_reason,
+            str(len(r.attempts)),
+            f"{r.usage.total:,}",
+            f"{r.wall_s:.1f}",
+            what[:50],
         )
     Console().print(table)
     return 0
@@ -71,8 +76,13 @@ def show(
     table = Table("#", "tier", "status", "failing", "tokens", "shared prefix", "label")
     for a in record.attempts:
         table.add_row(
-            str(a.index), a.tier, a.status, "-" if a.failing is None else str(a.failing),
-            f"{a.usage.total:,}", f"{a.prefix_shared_chars:,} ch", a.label[:60],
+            str(a.index),
+            a.tier,
+            a.status,
+            "-" if a.failing is None else str(a.failing),
+            f"{a.usage.total:,}",
+            f"{a.prefix_shared_chars:,} ch",
+            a.label[:60],
         )
     console.print(table)
     if record.diff:

@@ -28,9 +28,21 @@ Rules:
 - Reply with edits only, in the format below.
 """
 
-FENCE_LANGS = {".py": "python", ".js": "javascript", ".ts": "typescript", ".toml": "toml",
-               ".json": "json", ".md": "markdown", ".cfg": "ini", ".ini": "ini", ".go": "go",
-               ".rs": "rust", ".java": "java", ".yaml": "yaml", ".yml": "yaml"}
+FENCE_LANGS = {
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".toml": "toml",
+    ".json": "json",
+    ".md": "markdown",
+    ".cfg": "ini",
+    ".ini": "ini",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+}
 
 
 @dataclass(frozen=True)

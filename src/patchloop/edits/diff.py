@@ -7,7 +7,18 @@ from collections.abc import Iterable
 
 from patchloop.domain import FileChange, Patch
 
-__all__ = ["make_patch", "unified_diff"]
+__all__ = ["make_patch", "split_lines", "unified_diff"]
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of ``text`` with their endings, split at ``\\n`` only, as git splits them.
+
+    Unlike :meth:`str.splitlines`, a form feed, vertical tab, ``\\x1c``-``\\x1e``, NEL, U+2028
+    or U+2029 inside a line stays in it, so a diff built from these lines applies with git.
+    """
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 def _file_diff(change: FileChange) -> str:
@@ -24,8 +35,8 @@ def _file_diff(change: FileChange) -> str:
         header.append("deleted file mode 100644\n")
     lines = list(
         difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
+            split_lines(before),
+            split_lines(after),
             fromfile=old_name,
             tofile=new_name,
             n=3,
@@ -47,7 +58,5 @@ def unified_diff(changes: Iterable[FileChange]) -> str:
 
 def make_patch(changes: Iterable[FileChange], label: str = "") -> Patch:
     """A :class:`Patch` of the changes that actually change something, with its diff."""
-    real = tuple(
-        sorted((c for c in changes if c.before != c.after), key=lambda c: c.path)
-    )
+    real = tuple(sorted((c for c in changes if c.before != c.after), key=lambda c: c.path))
     return Patch(diff=unified_diff(real), changes=real, label=label)

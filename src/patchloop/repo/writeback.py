@@ -74,9 +74,13 @@ def commit_to_branch(
             if change.after is None:
                 git(["update-index", "--remove", "--", path], where.git_root, env=env)
                 continue
-            blob = git_bytes(
-                ["hash-object", "-w", "--stdin"], where.git_root, input=change.after.encode()
-            ).decode().strip()
+            blob = (
+                git_bytes(
+                    ["hash-object", "-w", "--stdin"], where.git_root, input=change.after.encode()
+                )
+                .decode()
+                .strip()
+            )
             mode = _head_mode(where, info.head, path) or "100644"
             git(
                 ["update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}"],

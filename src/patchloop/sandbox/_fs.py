@@ -1,0 +1,157 @@
+"""Scratch directories: where they live, how trees are copied into them and removed again.
+
+Scratch space prefers ``/dev/shm`` (tmpfs): a 900-file copy there takes ~0.1 s and deletes in
+~20 ms, against ~0.9 s and ~4 s on an ext4 disk. When ``/dev/shm`` is missing, not writable or
+short of room, the system temp directory is used instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "TEMP_PREFIX",
+    "copy_tree",
+    "make_temp_dir",
+    "remove_tree",
+    "scratch_root",
+]
+
+log = logging.getLogger("patchloop.sandbox")
+
+#: Every scratch directory name starts with this, so paths can be recognised and scrubbed.
+TEMP_PREFIX = "patchloop-"
+SHM = Path("/dev/shm")
+#: Free bytes ``/dev/shm`` must have before it is used at all.
+MIN_SHM_FREE = 256 * 1024 * 1024
+_CHUNK = 1 << 20
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
+def scratch_root(need_bytes: int = 0) -> Path:
+    """The directory scratch trees go into: ``/dev/shm`` when usable, else the system temp dir."""
+    if (
+        SHM.is_dir()
+        and os.access(SHM, os.W_OK | os.X_OK)
+        and _free_bytes(SHM) >= MIN_SHM_FREE + need_bytes
+    ):
+        return SHM
+    return Path(tempfile.gettempdir())
+
+
+def make_temp_dir(kind: str, root: Path | None = None) -> Path:
+    """A new private (0700) directory named ``patchloop-<kind>-XXXX`` under ``root``."""
+    base = root if root is not None else scratch_root()
+    return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{kind}-", dir=base))
+
+
+def _copy_file(src: str, dst: str, st: os.stat_result) -> None:
+    fd_in = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            offset = 0
+            while offset < st.st_size:
+                sent = os.sendfile(fd_out, fd_in, offset, min(_CHUNK, st.st_size - offset))
+                if sent == 0:  # the file shrank while we copied it
+                    break
+                offset += sent
+            else:
+                # The file may have grown meanwhile; finish with plain reads (sendfile with
+                # an offset leaves the read position alone).
+                os.lseek(fd_in, offset, os.SEEK_SET)
+                while chunk := os.read(fd_in, _CHUNK):
+                    os.write(fd_out, chunk)
+            os.fchmod(fd_out, stat.S_IMODE(st.st_mode))
+            # Same mtime as the template keeps its __pycache__ valid in the copy.
+            os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(fd_out)
+    finally:
+        os.close(fd_in)
+
+
+def _copy_dir(src: str, dst: str) -> None:
+    with os.scandir(src) as it:
+        entries = list(it)
+    for entry in entries:
+        target = os.path.join(dst, entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+            st = entry.stat(follow_symlinks=False)
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        elif entry.is_dir(follow_symlinks=False):
+            os.mkdir(target, 0o700)
+            _copy_dir(entry.path, target)
+            _copy_dir_stat(entry.path, target)
+        elif entry.is_file(follow_symlinks=False):
+            _copy_file(entry.path, target, entry.stat(follow_symlinks=False))
+        # Sockets, fifos and devices are not part of a source tree; they are skipped.
+
+
+def _copy_dir_stat(src: str, dst: str) -> None:
+    st = os.stat(src, follow_symlinks=False)
+    os.chmod(dst, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """Copy the tree at ``src`` to the new directory ``dst``.
+
+    Files are real copies (never hard links, which would let a write in the copy corrupt the
+    template); modes and mtimes are kept so bytecode caches stay valid; symlinks stay symlinks,
+    with their targets unchanged; special files are skipped. Directories get owner ``rwx`` added
+    so the copy can always be written to and removed.
+    """
+    os.mkdir(dst, 0o700)
+    _copy_dir(os.fspath(src), os.fspath(dst))
+    _copy_dir_stat(os.fspath(src), os.fspath(dst))
+
+
+def _retry_writable(func: Callable[..., Any], path: str, _exc: object) -> None:
+    # A read-only directory (chmod'ed by a test) blocks removal of its entries.
+    parent = os.path.dirname(path)
+    try:
+        os.chmod(parent, stat.S_IRWXU)
+        if func in (os.rmdir, os.unlink, os.remove):
+            func(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc.strerror)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything below it; never raises (failures are logged)."""
+    kwargs: dict[str, Any] = (
+        {"onexc": _retry_writable} if sys.version_info >= (3, 12) else {"onerror": _retry_writable}
+    )
+    try:
+        shutil.rmtree(path, **kwargs)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc.strerror)
+
+
+def is_no_space(exc: OSError) -> bool:
+    """Whether ``exc`` says the file system is full."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)

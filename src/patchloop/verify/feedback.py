@@ -1,0 +1,195 @@
+"""Trimmed, deterministic failure feedback for the next prompt.
+
+Output depends only on the report and the files under ``root``: no timings and no temporary
+paths, so consecutive prompts stay byte-stable when nothing changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from patchloop.domain import Frame, Outcome, TestOutcome, TestReport
+
+__all__ = ["head_tail", "render_failures"]
+
+#: Smallest share of the budget one failing test gets before later ones are only counted.
+MIN_PER_TEST = 600
+MAX_FRAMES = 8
+#: Characters kept free for the "[... N lines omitted ...]" marker and its line breaks.
+_MARKER_ROOM = 48
+#: Object addresses in reprs (``<Foo object at 0x7f3a...>``) differ on every run.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
+def head_tail(text: str, budget: int) -> str:
+    """``text`` cut to at most ``budget`` characters: whole head and tail lines around a marker."""
+    if len(text) <= budget:
+        return text
+    room = max(budget - _MARKER_ROOM, 0)
+    head_budget = room * 2 // 5
+    tail_budget = room - head_budget
+    lines = text.splitlines()
+    head: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > head_budget:
+            break
+        head.append(line)
+        used += len(line) + 1
+    tail: list[str] = []
+    used = 0
+    for line in reversed(lines[len(head) :]):
+        if used + len(line) + 1 > tail_budget:
+            break
+        tail.append(line)
+        used += len(line) + 1
+    tail.reverse()
+    if not head and not tail:
+        # Lines too long to keep whole: cut by characters.
+        dropped = len(text) - head_budget - tail_budget
+        end = text[len(text) - tail_budget :] if tail_budget else ""
+        return f"{text[:head_budget]}\n[... {dropped} characters omitted ...]\n{end}"
+    omitted = len(lines) - len(head) - len(tail)
+    return "\n".join([*head, f"[... {omitted} lines omitted ...]", *tail])
+
+
+def _block(text: str, budget: int) -> str:
+    """``text`` indented by four spaces, then cut to ``budget`` characters."""
+    indented = "\n".join(f"    {line}" for line in text.strip("\n").splitlines())
+    return head_tail(indented, budget)
+
+
+class _Sources:
+    """Lines of repository files, read once per render."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root.resolve() if root is not None else None
+        self._cache: dict[str, list[str] | None] = {}
+
+    def line(self, path: str, number: int) -> str | None:
+        if self.root is None:
+            return None
+        if path not in self._cache:
+            self._cache[path] = self._read(path)
+        lines = self._cache[path]
+        if lines is None or not 1 <= number <= len(lines):
+            return None
+        return lines[number - 1].strip()
+
+    def _read(self, path: str) -> list[str] | None:
+        assert self.root is not None
+        target = (self.root / path).resolve()
+        if not target.is_relative_to(self.root) or not target.is_file():
+            return None
+        try:
+            return target.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return None
+
+
+def _frame_lines(frames: Sequence[Frame], sources: _Sources) -> list[str]:
+    lines: list[str] = []
+    shown = [f for f in frames if f.in_repo][-MAX_FRAMES:]
+    for frame in shown:
+        where = f"  at {frame.path}:{frame.line}"
+        lines.append(f"{where} in {frame.function}" if frame.function else where)
+        source = sources.line(frame.path, frame.line)
+        if source:
+            lines.append(f"      {source}")
+    return lines
+
+
+def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
+    lines = [f"{result.outcome.value.upper()} {result.nodeid}"]
+    if result.message:
+        lines.append(f"  {result.message}")
+    lines.extend(_frame_lines(result.frames, sources))
+    text = "\n".join(lines)
+    room = budget - len(text) - 12
+    if result.details.strip() and room > 80:
+        text += "\n  output:\n" + _block(result.details, room)
+    return text
+
+
+def _selected(report: TestReport, nodeids: Sequence[str]) -> list[TestOutcome]:
+    by_id = report.by_id()
+    wanted = list(nodeids) or [o.nodeid for o in report.outcomes]
+    results: list[TestOutcome] = []
+    for nodeid in dict.fromkeys(wanted):
+        result = by_id.get(nodeid)
+        if result is None:
+            # A selected file or function stands for the cases reported below it.
+            below = [
+                o for o in report.outcomes if o.nodeid.startswith((nodeid + "::", nodeid + "["))
+            ]
+            if below:
+                results.extend(below)
+                continue
+            if report.status == "no_report":
+                continue
+            result = TestOutcome(nodeid=nodeid, outcome=Outcome.MISSING, message="not run")
+        results.append(result)
+    failing = [r for r in results if not r.outcome.ok and r.outcome != Outcome.SKIPPED]
+    return list({r.nodeid: r for r in failing}.values())
+
+
+def _process_section(report: TestReport, budget: int) -> str:
+    process = report.process
+    if report.status == "timeout":
+        head = "The test run was stopped at its wall-clock limit."
+    else:
+        head = "The test command produced no test report."
+    if process is None:
+        return head
+    parts = [head]
+    if process.error:
+        parts.append(f"error: {process.error}")
+    elif process.exit_code is not None:
+        parts.append(f"exit code: {process.exit_code}")
+    if process.killed_by and process.killed_by != "wall":
+        parts.append(f"stopped by the {process.killed_by} limit")
+    streams = [(n, s) for n, s in (("stdout", process.stdout), ("stderr", process.stderr)) if s]
+    for name, stream in streams:
+        share = max((budget - sum(map(len, parts))) // len(streams) - 20, 200)
+        parts.append(f"{name}:\n" + _block(stream, share))
+    return "\n".join(parts)
+
+
+def render_failures(
+    report: TestReport,
+    nodeids: Sequence[str] = (),
+    *,
+    max_chars: int = 6000,
+    root: Path | None = None,
+) -> str:
+    """Feedback on the tests among ``nodeids`` (all reported, when empty) that are not green.
+
+    Per test: node id and outcome, the message, the frames inside the repository with their
+    source line (read from ``root`` when given) and the head and tail of pytest's report. When
+    the run timed out or wrote no report, the head and tail of stdout and stderr follow. The
+    result is at most ``max_chars`` characters.
+    """
+    sources = _Sources(root)
+    failing = _selected(report, nodeids)
+    sections: list[str] = []
+    budget = max_chars
+    if report.status in ("timeout", "no_report"):
+        process_budget = max_chars // 2 if failing else max_chars
+        sections.append(_process_section(report, process_budget))
+        budget -= len(sections[0]) + 2
+    count = max(1, min(len(failing), max(budget, 0) // MIN_PER_TEST))
+    per_test = max(budget, 0) // count
+    for result in failing[:count]:
+        sections.append(_render_test(result, per_test - 2, sources))
+    if len(failing) > count:
+        rest = failing[count:]
+        sections.append(
+            f"... and {len(rest)} more not passing: " + ", ".join(r.nodeid for r in rest[:20])
+        )
+    text = _ADDRESS.sub(" at 0x...>", "\n\n".join(sections))
+    if len(text) > max_chars:
+        marker = "\n[... feedback truncated ...]"
+        text = text[: max(max_chars - len(marker), 0)] + marker
+    return text
