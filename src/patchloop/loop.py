@@ -37,30 +37,42 @@ def repair(
     chosen = list(models) if models is not None else build_models(config)
     default_plan(config, [m.name for m in chosen])  # fail on a plan with no tiers before any work
     snap = snapshot or take_snapshot(locate(task.repo))
-    store = RunStore(state_dir or task.repo / config.state_dir)
-    run = RunSession(
-        task, config, snap, store, new_run_id(), on_event=on_event, replay_of=replay_of
-    )
     try:
-        run.emit("run.start", f"snapshot of {snap.info.files} files", run_id=run.run_id)
+        store = RunStore(state_dir or task.repo / config.state_dir)
+        run = RunSession(
+            task, config, snap, store, new_run_id(), on_event=on_event, replay_of=replay_of
+        )
+        return _drive(run, chosen)
+    finally:
+        if snapshot is None:
+            snap.remove()
+        if models is None:
+            for model in chosen:
+                close = getattr(model, "close", None)
+                if callable(close):
+                    close()
+
+
+def _drive(run: RunSession, models: Sequence[Model]) -> RunRecord:
+    """Baseline, then each tier in turn; the record is finished whatever happens."""
+    try:
+        run.emit("run.start", f"snapshot of {run.snapshot.info.files} files", run_id=run.run_id)
         try:
             run.baseline()
         except NothingToFix as exc:
             return run.finish("nothing_to_fix", "nothing_to_fix", str(exc))
-        for tier in build_tiers(run, chosen):
+        stop = "exhausted"
+        for tier in build_tiers(run, models):
             stop = _run_tier(run, tier)
             if stop in ("verified", "time", "tokens"):
                 return run.finish("verified" if stop == "verified" else "not_fixed", stop)
-        return run.finish("not_fixed", "exhausted")
+        return run.finish("not_fixed", stop)
     except PatchloopError as exc:
         run.finish("error", type(exc).__name__, str(exc))
         raise
     except BaseException:
         run.finish("error", "interrupted", "the run was interrupted")
         raise
-    finally:
-        if snapshot is None:
-            snap.remove()
 
 
 def _run_tier(run: RunSession, tier: Tier) -> str:

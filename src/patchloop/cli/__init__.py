@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from patchloop.cli.common import exit_code_for, print_error
@@ -38,12 +37,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script; maps errors to exit codes in one place."""
     try:
         result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:
+        # Parser errors (bad option, bad value): Typer's own message, then the usage status.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"patchloop: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except PatchloopError as exc:

@@ -1,0 +1,5 @@
+"""``python -m patchloop``."""
+
+from patchloop.cli import main
+
+main()

@@ -1,0 +1,217 @@
+"""The repair loop end to end: scripted model, real sandbox, real pytest, temporary git repos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from patchloop.config import Config, FixerSettings
+from patchloop.domain import Task
+from patchloop.errors import UsageError
+from patchloop.loop import repair
+from patchloop.models.scripted import ScriptedModel, ScriptedReply
+from patchloop.store import RunStore
+from tests.conftest import FIX_REPLY, tree_state
+
+WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
+TEST_EDIT_REPLY = """test_calc.py
+<<<<<<< SEARCH
+    assert clamp(50, 0, 10) == 10
+=======
+    assert clamp(50, 0, 10) == 0
+>>>>>>> REPLACE
+"""
+TRAVERSAL_REPLY = """../outside.py
+<<<<<<< SEARCH
+=======
+print("escaped")
+>>>>>>> REPLACE
+"""
+REGRESSION_REPLY = (
+    """calc.py
+<<<<<<< SEARCH
+def add(a, b):
+    return a + b
+=======
+def add(a, b):
+    return a - b
+>>>>>>> REPLACE
+"""
+    + FIX_REPLY
+)
+
+
+def config(**changes: Any) -> Config:
+    """Model tiers only, small budgets."""
+    base = Config(models=("scripted:a",), max_iterations=3, fixers=FixerSettings(enabled=False))
+    return base.model_copy(update=changes)
+
+
+def run(repo: Path, replies: list[Any], **changes: Any) -> tuple[Any, ScriptedModel]:
+    model = ScriptedModel(replies, name="scripted:a")
+    record = repair(Task(repo=repo), config(**changes), models=[model])
+    return record, model
+
+
+def test_fixed_in_one_iteration(calc_repo: Path) -> None:
+    before = tree_state(calc_repo)
+    record, model = run(calc_repo, [FIX_REPLY])
+    assert record.status == "verified"
+    assert record.stop_reason == "verified"
+    assert [a.status for a in record.attempts] == ["verified"]
+    assert "+        return high" in record.diff
+    assert record.targets == ("test_calc.py::test_clamp_high",)
+    assert set(record.baseline_passing) == {
+        "test_calc.py::test_add",
+        "test_calc.py::test_clamp_low",
+        "test_calc.py::test_clamp_inside",
+    }
+    assert record.usage.prompt_tokens > 0
+    assert record.sandbox_s > 0
+    # The prompt shows the code under test and the failing test's source.
+    prompt = model.history[0].messages[1].content
+    assert "## calc.py" in prompt
+    assert "## test_calc.py" in prompt
+    assert "test_clamp_high" in prompt
+    assert tree_state(calc_repo) == before
+
+
+def test_failing_attempt_is_fed_back(calc_repo: Path) -> None:
+    record, model = run(calc_repo, [WRONG_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["tests_failed", "verified"]
+    assert record.attempts[0].failing == 1
+    second = model.history[1].messages
+    assert second[2].role == "assistant"
+    assert second[2].content == WRONG_REPLY
+    assert "tests still fail" in second[3].content
+    assert "test_calc.py::test_clamp_high" in second[3].content
+    assert "assert 50 == 10" in second[3].content
+    # The second prompt starts with the whole first prompt: the prefix is byte-stable.
+    assert second[:2] == model.history[0].messages
+    assert record.attempts[1].prefix_shared_chars > 1000
+    assert record.attempts[1].usage.cached_tokens > 0
+
+
+def test_malformed_output_then_good(calc_repo: Path) -> None:
+    record, model = run(calc_repo, ["I think the bug is in clamp.", FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["parse_error", "verified"]
+    assert record.attempts[0].well_formed is False
+    assert record.attempts[1].well_formed is True
+    assert "SEARCH/REPLACE" in model.history[1].messages[-1].content
+
+
+def test_iterations_exhausted_reports_best_attempt(calc_repo: Path) -> None:
+    # The second reply breaks add() as well: more failures than the first.
+    broken = REGRESSION_REPLY.replace("return high", "return value")
+    record, _ = run(calc_repo, [WRONG_REPLY, broken], max_iterations=2)
+    assert record.status == "not_fixed"
+    assert record.stop_reason == "iterations"
+    assert record.best_attempt == 1
+    assert record.diff == record.attempts[0].diff
+
+
+def test_token_budget_stops_the_run(calc_repo: Path) -> None:
+    record, _ = run(calc_repo, [WRONG_REPLY, WRONG_REPLY, FIX_REPLY], max_tokens=100)
+    assert record.stop_reason == "tokens"
+    assert len(record.attempts) == 1
+
+
+def test_test_editing_patch_is_rejected(calc_repo: Path) -> None:
+    before = tree_state(calc_repo)
+    record, model = run(calc_repo, [TEST_EDIT_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["guard_rejected", "verified"]
+    assert "test" in model.history[1].messages[-1].content.lower()
+    assert tree_state(calc_repo) == before
+
+
+def test_test_edits_allowed_when_asked(calc_repo: Path) -> None:
+    model = ScriptedModel([TEST_EDIT_REPLY], name="scripted:a")
+    task = Task(repo=calc_repo, allow_test_edits=True)
+    record = repair(task, config(allow_test_edits=True), models=[model])
+    assert record.status == "verified"
+
+
+def test_path_traversal_is_rejected(calc_repo: Path) -> None:
+    before = tree_state(calc_repo)
+    record, _ = run(calc_repo, [TRAVERSAL_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["unsafe_edit", "verified"]
+    assert not (calc_repo.parent / "outside.py").exists()
+    assert tree_state(calc_repo) == before
+
+
+def test_regression_is_caught(calc_repo: Path) -> None:
+    record, model = run(calc_repo, [REGRESSION_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["tests_failed", "verified"]
+    assert record.attempts[0].failing_tests == ("test_calc.py::test_add",)
+    assert "test_add" in model.history[1].messages[-1].content
+
+
+def test_model_failure_escalates_to_the_next_model(calc_repo: Path) -> None:
+    small = ScriptedModel([ScriptedReply(raise_="ModelUnavailable")], name="scripted:small")
+    large = ScriptedModel([FIX_REPLY], name="scripted:large")
+    cfg = config(models=("scripted:small", "scripted:large"))
+    record = repair(Task(repo=calc_repo), cfg, models=[small, large])
+    assert record.status == "verified"
+    assert [(a.tier, a.status) for a in record.attempts] == [
+        ("scripted:small", "model_error"),
+        ("scripted:large", "verified"),
+    ]
+    assert record.attempts[0].error == "ModelUnavailable"
+
+
+def test_nothing_to_fix(calc_repo: Path) -> None:
+    fixed = calc_repo / "calc.py"
+    fixed.write_text(fixed.read_text().replace("return low\n    return", "return high\n    return"))
+    record, model = run(calc_repo, [FIX_REPLY])
+    assert record.status == "nothing_to_fix"
+    assert record.attempts == ()
+    assert model.history == []
+
+
+def test_named_test_that_passes_is_nothing_to_fix(calc_repo: Path) -> None:
+    model = ScriptedModel([FIX_REPLY], name="scripted:a")
+    record = repair(
+        Task(repo=calc_repo, tests=("test_calc.py::test_add",)), config(), models=[model]
+    )
+    assert record.status == "nothing_to_fix"
+
+
+def test_no_tier_is_a_usage_error(calc_repo: Path) -> None:
+    with pytest.raises(UsageError, match="no model is configured"):
+        repair(Task(repo=calc_repo), config(models=()), models=[])
+    assert not (calc_repo / ".patchloop").exists()
+
+
+def test_record_on_disk(calc_repo: Path) -> None:
+    record, _ = run(calc_repo, [WRONG_REPLY, FIX_REPLY])
+    store = RunStore(calc_repo / ".patchloop")
+    assert store.load(record.id) == record
+    run_dir = store.path(record.id)
+    kinds = [
+        json.loads(line)["kind"] for line in (run_dir / "events.jsonl").read_text().splitlines()
+    ]
+    assert kinds[0] == "run.start" and kinds[-1] == "run.end"
+    assert "baseline.end" in kinds
+    for name in ("prompt.json", "completion.txt", "completion.json", "patch.diff", "feedback.txt"):
+        assert (run_dir / "attempts/001" / name).is_file(), name
+    assert (run_dir / "attempts/002/patch.diff").read_text() == record.diff
+    config_json = json.loads((run_dir / "config.json").read_text())
+    assert config_json["max_iterations"] == 3
+    assert record.timings["baseline"] > 0
+    assert record.timings["verify"] > 0
+
+
+def test_replay_reaches_the_same_result(calc_repo: Path) -> None:
+    from patchloop.replay import replay_run
+
+    record, _ = run(calc_repo, ["garbage", WRONG_REPLY, FIX_REPLY])
+    # The work tree moves on; replay still uses the recorded snapshot.
+    (calc_repo / "calc.py").write_text("def add(a, b):\n    return 0\n")
+    result = replay_run(RunStore(calc_repo / ".patchloop"), record.id)
+    assert result.same, result.differences
+    assert result.replay.replay_of == record.id
+    assert result.replay.diff == record.diff
+    assert [a.status for a in result.replay.attempts] == ["parse_error", "tests_failed", "verified"]
