@@ -193,7 +193,8 @@ def test_record_on_disk(calc_repo: Path) -> None:
     kinds = [
         json.loads(line)["kind"] for line in (run_dir / "events.jsonl").read_text().splitlines()
     ]
-    assert kinds[0] == "run.start" and kinds[-1] == "run.end"
+    assert kinds[0] == "run.start"
+    assert kinds[-1] == "run.end"
     assert "baseline.end" in kinds
     for name in ("prompt.json", "completion.txt", "completion.json", "patch.diff", "feedback.txt"):
         assert (run_dir / "attempts/001" / name).is_file(), name

@@ -98,7 +98,8 @@ def test_runs_list_show_replay(calc_repo: Path, tmp_path: Path) -> None:
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [run_id]
     shown = cli("runs", "show", run_id[:15], "--repo", str(calc_repo))
     assert shown.returncode == 0, shown.stderr
-    assert "parse_error" in shown.stdout and "verified" in shown.stdout
+    assert "parse_error" in shown.stdout
+    assert "verified" in shown.stdout
     replayed = cli("runs", "replay", run_id, "--repo", str(calc_repo), "--json")
     assert replayed.returncode == 0, replayed.stderr
     assert json.loads(replayed.stdout)["same"] is True
