@@ -76,3 +76,14 @@ def test_config_items_cover_every_leaf(tmp_path: Path) -> None:
     assert "model.temperature" in keys
     assert "fixers.max_candidates" in keys
     assert all(source == "default" for _, _, source in items)
+
+
+def test_mapping_values_and_llamacpp_keys(tmp_path: Path) -> None:
+    (tmp_path / "patchloop.toml").write_text(
+        '[model]\nn_ctx = 2048\n[model.adapters]\nfix = "/tmp/fix.gguf"\n'
+    )
+    config = load_config(tmp_path, environ={}).config
+    assert config.model.n_ctx == 2048
+    assert config.model.adapters == {"fix": "/tmp/fix.gguf"}
+    env = {"PATCHLOOP_MODEL__ADAPTERS": '{"b": "/b.gguf"}'}
+    assert load_config(tmp_path, environ=env).config.model.adapters == {"b": "/b.gguf"}

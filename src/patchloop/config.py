@@ -62,6 +62,14 @@ class ModelSettings(Section):
     every HTTP kind and wins."""
     adapter: str | None = None
     """LoRA adapter to request, where the backend supports adapters."""
+    n_ctx: int | None = None
+    """Context size of an embedded (``llamacpp:``) model; default: its training context."""
+    n_threads: int | None = None
+    """CPU threads of an embedded model; default: llama.cpp's choice."""
+    seed: int | None = None
+    """Sampling seed of an embedded model."""
+    adapters: dict[str, str] = Field(default_factory=dict)
+    """Adapter name to GGUF LoRA path, for embedded models."""
 
 
 class ContextSettings(Section):
@@ -168,7 +176,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key.replace('-', '_')}"
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and dotted not in LEAVES:
             flat.update(_flatten(value, dotted + "."))
         else:
             flat[dotted] = value

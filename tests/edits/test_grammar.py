@@ -189,8 +189,11 @@ def test_random_envelopes_admitted_exactly_when_strict_json() -> None:
         value = {
             "edits": [
                 {
-                    k: "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
-                    for k in ("path", "search", "replace")
+                    "path": "".join(rng.choice("abz09_./@+-") for _ in range(rng.randint(1, 6))),
+                    **{
+                        k: "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
+                        for k in ("search", "replace")
+                    },
                 }
                 for _ in range(rng.randint(0, 2))
             ],
@@ -202,6 +205,12 @@ def test_random_envelopes_admitted_exactly_when_strict_json() -> None:
         raw = text.replace("\\n", "\n").replace("\\t", "\t")
         if raw != text:
             assert not JSON_FROM_GBNF.fullmatch(raw)
+
+
+@pytest.mark.parametrize("path", ['""', '"has space.py"', '"a\\nb"'])
+def test_json_grammar_requires_a_plain_non_empty_path(path: str) -> None:
+    text = '{"edits": [{"path": ' + path + ', "search": "", "replace": ""}], '
+    assert not JSON_FROM_GBNF.fullmatch(text + '"run_tests": true, "explanation": ""}')
 
 
 def test_our_grammars_are_well_formed() -> None:

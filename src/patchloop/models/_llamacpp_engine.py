@@ -1,0 +1,358 @@
+"""The part of the embedded backend that touches llama-cpp-python; imported only when it is used.
+
+One :class:`Engine` holds one loaded model and its context. It renders chat messages with the
+template from the GGUF metadata, keeps the evaluated prefix in the KV cache between calls (the
+engine reuses the longest common token prefix), counts the tokens it really evaluates, switches
+LoRA adapters on the loaded model, and stops generation at a hard token cap.
+
+Importing it routes llama.cpp's log (process-wide) to the ``patchloop.models.llamacpp`` logger at
+debug level, keeping recent warnings and errors for error messages.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+from llama_cpp import Llama, StoppingCriteriaList
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from llama_cpp.llama_grammar import LlamaGrammar
+
+__all__ = ["Engine", "EngineError", "Generation", "captured_log"]
+
+log = logging.getLogger("patchloop.models.llamacpp")
+
+#: Used when a GGUF file carries no chat template: plain role-prefixed turns.
+PLAIN_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant: {% endif %}"
+)
+
+_LOG_LINES = 40
+_ERROR_LEVELS = (3, 4)  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+
+
+class EngineError(RuntimeError):
+    """llama.cpp refused something; the message carries what it logged."""
+
+
+class _LogTap:
+    """Keeps llama.cpp's recent warnings and errors, so failures can say what went wrong.
+
+    With ``verbose=False`` llama-cpp-python discards the log, and a failed load surfaces only as
+    "Failed to load model from file"; the real cause is in the log.
+    """
+
+    def __init__(self) -> None:
+        self._lines: deque[tuple[int, str]] = deque(maxlen=_LOG_LINES)
+        self._seen = 0
+        self._lock = threading.Lock()
+
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator,unused-ignore]
+        def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+            line = text.decode("utf-8", errors="replace").rstrip()
+            if line:
+                log.debug("llama.cpp: %s", line)
+                if level in _ERROR_LEVELS:
+                    with self._lock:
+                        self._lines.append((self._seen, line))
+                        self._seen += 1
+
+        self._callback = callback  # keep a reference: the C side holds only a pointer
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    def mark(self) -> int:
+        """A position in the log, to read only later lines with :meth:`since`."""
+        with self._lock:
+            return self._seen
+
+    def since(self, mark: int) -> list[str]:
+        """Warning and error lines logged after ``mark`` (the most recent ones)."""
+        with self._lock:
+            return [line for n, line in self._lines if n >= mark]
+
+
+_TAP = _LogTap()
+
+
+@contextmanager
+def captured_log() -> Iterator[list[str]]:
+    """Collect what llama.cpp logs (and prints to stderr) inside the block into the list."""
+    found: list[str] = []
+    mark = _TAP.mark()
+    with tempfile.TemporaryFile() as err:
+        saved = os.dup(2)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield found
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            err.seek(0)
+            printed = err.read().decode("utf-8", errors="replace")
+            found.extend(line.strip() for line in printed.splitlines() if line.strip())
+            found.extend(_TAP.since(mark))
+
+
+class _CountingLlama(Llama):  # type: ignore[misc,unused-ignore]  # Any without the extra
+    """``Llama`` that counts every token it evaluates: reuse is measured, never guessed."""
+
+    evaluated = 0
+
+    def eval(self, tokens: Sequence[int]) -> None:
+        self.evaluated += len(tokens)
+        super().eval(tokens)
+
+    def forget(self) -> None:
+        """Drop the cached prefix: the next prompt is evaluated from its first token."""
+        self.reset()  # type: ignore[no-untyped-call,unused-ignore]
+
+
+class _TokenCap:
+    """Stopping criterion: at most ``limit`` sampled tokens, whatever the text decodes to.
+
+    llama-cpp-python's own ``max_tokens`` check can be skipped while a token ends in a partial
+    UTF-8 sequence; ``generate`` calls this on every sampled token.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sampled = 0
+
+    def __call__(self, _ids: Any, _logits: Any) -> bool:
+        self.sampled += 1
+        return self.sampled > self.limit
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation: its text and exact token counts."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    evaluated_prompt_tokens: int
+    completion_tokens: int
+
+
+class Engine:
+    """One loaded GGUF model with its context, chat template and LoRA adapters."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        n_ctx: int,
+        n_threads: int | None,
+        seed: int,
+        chat_template: str | None,
+    ) -> None:
+        with captured_log() as said:
+            try:
+                self.llm = _CountingLlama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    seed=seed,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise EngineError(f"{exc}: {'; '.join(said)}" if said else str(exc)) from exc
+        self._vocab = self.llm._model.vocab
+        model = self.llm._model
+        eos, bos = self.llm.token_eos(), self.llm.token_bos()
+        template = chat_template or self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            log.warning("%s has no chat template; using a plain role: text layout", path.name)
+        self._formatter = Jinja2ChatFormatter(
+            template=template or PLAIN_TEMPLATE,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        )
+        self._eos_text = model.token_get_text(eos) if eos != -1 else ""
+        self._bos = bos
+        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
+        self._adapters: dict[Path, Any] = {}
+        self._active: Path | None = None
+        self._checked_grammars: set[str] = set()
+
+    # ------------------------------------------------------------------ text and tokens
+
+    @property
+    def n_ctx(self) -> int:
+        """Context size in tokens."""
+        return int(self.llm.n_ctx())
+
+    @property
+    def n_threads(self) -> int:
+        """Threads used for generation."""
+        return int(llama_cpp.llama_n_threads(self.llm._ctx.ctx))
+
+    def render(self, messages: Sequence[dict[str, str]]) -> str:
+        """The prompt text for chat ``messages`` under the model's chat template."""
+        prompt = self._formatter(messages=list(messages)).prompt  # type: ignore[arg-type,unused-ignore]
+        return str(prompt)
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Token ids of ``text``; ``special`` parses control tokens such as ``<|im_end|>``."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        """Tokens of a rendered prompt, with BOS in front when the model wants one."""
+        tokens = self.tokenize(prompt, special=True)
+        if self._add_bos and self._bos >= 0 and (not tokens or tokens[0] != self._bos):
+            tokens.insert(0, self._bos)
+        return tokens
+
+    @property
+    def stop_text(self) -> str:
+        """The end-of-turn text (the EOS token's text), which ends a reply."""
+        return self._eos_text
+
+    # ------------------------------------------------------------------ grammars
+
+    def check_grammar(self, gbnf: str) -> None:
+        """Raise :class:`EngineError` with llama.cpp's parse error when ``gbnf`` is invalid."""
+        if gbnf in self._checked_grammars:
+            return
+        with captured_log() as said:
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                self._vocab, gbnf.encode("utf-8"), b"root"
+            )
+        if not sampler:
+            raise EngineError("; ".join(said) or "llama.cpp could not parse the grammar")
+        llama_cpp.llama_sampler_free(sampler)
+        self._checked_grammars.add(gbnf)
+
+    # ------------------------------------------------------------------ adapters
+
+    def use_adapter(self, path: Path | None) -> None:
+        """Make ``path`` (a GGUF LoRA file) the active adapter, ``None`` the base model.
+
+        The KV cache holds activations of the adapter that computed them, so a switch empties
+        it: cached prefixes are valid per (adapter, tokens) only.
+        """
+        if path == self._active:
+            return
+        ctx = self.llm._ctx.ctx
+        if path is None:
+            rc = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+        else:
+            adapter = self._adapters.get(path)
+            if adapter is None:
+                with captured_log() as said:
+                    adapter = llama_cpp.llama_adapter_lora_init(
+                        self.llm._model.model, str(path).encode("utf-8")
+                    )
+                if not adapter:
+                    raise EngineError("; ".join(said) or "llama.cpp could not load the adapter")
+                # Freed with the model; llama.cpp tracks the adapters it loaded.
+                self._adapters[path] = adapter
+            array = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+            scales = (ctypes.c_float * 1)(1.0)
+            rc = llama_cpp.llama_set_adapters_lora(ctx, array, 1, scales)
+        self.llm.forget()
+        self._active = None
+        if rc != 0:
+            llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+            raise EngineError(f"llama.cpp refused to apply the adapter (code {rc})")
+        self._active = path
+
+    # ------------------------------------------------------------------ evaluation
+
+    def next_logits(self, tokens: Sequence[int]) -> list[float]:
+        """Logits of the token after ``tokens``, reusing the cached prefix."""
+        llm = self.llm
+        cached = _common_prefix(llm._input_ids.tolist(), tokens)
+        keep = min(cached, len(tokens) - 1)
+        llm.n_tokens = keep
+        llm.eval(list(tokens[keep:]))
+        pointer = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        return [float(x) for x in np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),))]
+
+    def generate(
+        self,
+        prompt: Sequence[int],
+        *,
+        max_tokens: int,
+        temperature: float,
+        seed: int,
+        stop: Sequence[str],
+        grammar: str | None,
+    ) -> Generation:
+        """Sample up to ``max_tokens`` tokens after ``prompt``; never more."""
+        llm = self.llm
+        llm.set_seed(seed)
+        cap = _TokenCap(max_tokens)
+        before = llm.evaluated
+        evaluated: int | None = None
+        out: list[int] = []
+        tail = bytearray()
+        finish = "length"
+        stops = [s.encode("utf-8") for s in stop if s]
+        # History a stop string split across token pieces can need.
+        window = max((len(s) for s in stops), default=0)
+        tokens = llm.generate(
+            list(prompt),
+            temp=temperature,
+            top_k=40,
+            top_p=0.95,
+            min_p=0.05,
+            repeat_penalty=1.0,
+            grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,
+            stopping_criteria=StoppingCriteriaList([cap]),
+        )
+        try:
+            for token in tokens:
+                if evaluated is None:
+                    evaluated = llm.evaluated - before
+                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    finish = "stop"
+                    break
+                out.append(token)
+                tail += llm.detokenize([token])
+                if any(s in tail for s in stops):
+                    finish = "stop"
+                    break
+                del tail[: max(0, len(tail) - window)]
+                if len(out) >= max_tokens:
+                    break
+        finally:
+            tokens.close()
+        text = llm.detokenize(out, prev_tokens=list(prompt)).decode("utf-8", errors="ignore")
+        cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+        if cut >= 0:
+            text, finish = text[:cut], "stop"
+        return Generation(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=len(prompt),
+            evaluated_prompt_tokens=llm.evaluated - before if evaluated is None else evaluated,
+            completion_tokens=len(out),
+        )
+
+    def close(self) -> None:
+        """Free the context and the model (and with it the adapters)."""
+        self._adapters.clear()
+        self.llm.close()
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -1,0 +1,85 @@
+"""Prompt reuse: the second iteration of a loop evaluates only the new tail (tokens counted)."""
+
+from __future__ import annotations
+
+from patchloop.domain import CompletionRequest, Message, Sampling
+from patchloop.models.llamacpp import LlamaCppModel
+from patchloop.models.tiny import TinyModel
+
+PREFIX = "\n".join(f"def helper_{i}(value):\n    return value * {i} + {i % 7}\n" for i in range(60))
+
+
+def _task(feedback: str) -> str:
+    return f"Task: fix helper_3.\nFeedback: {feedback}"
+
+
+def _iteration(feedback: str, *, adapter: str | None = None) -> CompletionRequest:
+    return CompletionRequest(
+        messages=(
+            Message(role="system", content="You fix Python code. Repository:\n" + PREFIX),
+            Message(role="user", content=_task(feedback)),
+        ),
+        sampling=Sampling(temperature=0.0, max_tokens=1),
+        adapter=adapter,
+    )
+
+
+def _run(model: LlamaCppModel, request: CompletionRequest) -> tuple[int, int, int]:
+    """(prompt tokens, reported cached tokens, tokens the engine really evaluated)."""
+    before = model.evaluated_tokens
+    usage = model.complete(request).usage
+    # With max_tokens=1 the sampled token is never evaluated, so the count is the prompt's.
+    return usage.prompt_tokens, usage.cached_tokens, model.evaluated_tokens - before
+
+
+def test_second_iteration_evaluates_only_the_new_tail(fresh_model: LlamaCppModel) -> None:
+    prefix_tokens = fresh_model.count_tokens(PREFIX)
+    assert prefix_tokens > 1000
+
+    prompt, cached, evaluated = _run(fresh_model, _iteration("AssertionError: 1 != 2"))
+    assert cached == 0
+    assert evaluated == prompt
+
+    feedback = "TypeError: unsupported operand type(s) for +: 'int' and 'str'"
+    prompt, cached, evaluated = _run(fresh_model, _iteration(feedback))
+    tail = prompt - cached
+    assert evaluated == tail  # the report is the count
+    assert cached > prefix_tokens
+    # The user turn and the template's closing tokens, nothing of the repository.
+    assert tail <= fresh_model.count_tokens(_task(feedback)) + 8
+
+
+def test_identical_prompt_reuses_everything_but_the_last_token(
+    fresh_model: LlamaCppModel,
+) -> None:
+    _run(fresh_model, _iteration("same"))
+    prompt, cached, evaluated = _run(fresh_model, _iteration("same"))
+    assert evaluated <= 1
+    assert cached == prompt - evaluated
+
+
+def test_unrelated_prompt_in_between_costs_a_full_evaluation(
+    fresh_model: LlamaCppModel,
+) -> None:
+    _run(fresh_model, _iteration("first"))
+    unrelated = CompletionRequest(
+        messages=(Message(role="user", content="Something else."),),
+        sampling=Sampling(max_tokens=1),
+    )
+    fresh_model.complete(unrelated)
+    prompt, cached, evaluated = _run(fresh_model, _iteration("second"))
+    assert evaluated == prompt - cached
+    assert cached < 10  # only the chat template's opening tokens are shared
+
+
+def test_adapter_switch_empties_the_cache(fresh_model: LlamaCppModel, tiny: TinyModel) -> None:
+    adapter = str(tiny.adapters[0])
+    _run(fresh_model, _iteration("base"))
+    prompt, cached, evaluated = _run(fresh_model, _iteration("base", adapter=adapter))
+    assert (cached, evaluated) == (0, prompt)
+    # Same adapter again: reused as usual.
+    _prompt, cached, _ = _run(fresh_model, _iteration("adapter again", adapter=adapter))
+    assert cached > 1000
+    # Back to the base model: its cache was dropped at the switch.
+    prompt, cached, evaluated = _run(fresh_model, _iteration("base"))
+    assert (cached, evaluated) == (0, prompt)
