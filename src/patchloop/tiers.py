@@ -174,22 +174,11 @@ class ModelTier(Tier):
         self.history.append(Turn(reply=proposal.completion.text, feedback=render_turn(feedback)))
 
 
-FEEDBACK_TITLES = {
-    "parse": "your reply could not be parsed as edits",
-    "apply": "an edit did not apply to the original files",
-    "unsafe": "an edit targets a path outside the repository or an unsafe path",
-    "guard": "the patch changes tests or test configuration, which is not allowed",
-    "empty": "the edits change nothing",
-    "tests": "the patch applied but tests still fail",
-    "model": "the model call failed",
-    "infra": "the tests could not be run",
-}
-
-
 def render_turn(feedback: Feedback) -> str:
-    """The user message that follows a failed attempt (deterministic, no timings)."""
-    title = FEEDBACK_TITLES.get(feedback.kind, feedback.kind)
-    return (
-        f"That attempt failed: {title}.\n\n{feedback.text.strip()}\n\n"
-        "Reply with a corrected, complete set of edits relative to the original files."
-    )
+    """The user message that follows a failed attempt (deterministic, no timings).
+
+    Kept short: it is the part of the next prompt that is not cached. Edit errors describe
+    themselves; test failures get a heading.
+    """
+    heading = "The patch applied, but tests still fail.\n\n" if feedback.kind == "tests" else ""
+    return f"{heading}{feedback.text.strip()}\n\nReply with corrected edits to the original files."

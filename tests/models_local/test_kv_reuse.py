@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from patchloop.domain import CompletionRequest, Message, Sampling
 from patchloop.models.llamacpp import LlamaCppModel
 from patchloop.models.tiny import TinyModel
@@ -83,3 +85,36 @@ def test_adapter_switch_empties_the_cache(fresh_model: LlamaCppModel, tiny: Tiny
     # Back to the base model: its cache was dropped at the switch.
     prompt, cached, evaluated = _run(fresh_model, _iteration("base"))
     assert (cached, evaluated) == (0, prompt)
+
+
+def test_a_reply_in_the_history_is_not_evaluated_again(fresh_model: LlamaCppModel) -> None:
+    system = Message(role="system", content="You fix Python code. Repository:\n" + PREFIX)
+    first = Message(role="user", content=_task("AssertionError"))
+    engine = fresh_model._engine
+    # Find a sampled reply that re-tokenizes differently from how it was generated: the case
+    # where re-tokenizing the history would throw the reply's cached activations away.
+    for seed in range(40):
+        request = CompletionRequest(
+            messages=(system, first), sampling=Sampling(temperature=1.0, max_tokens=40, seed=seed)
+        )
+        reply = fresh_model.complete(request)
+        n = reply.usage.completion_tokens
+        generated = engine._continuation[1][-n:] if n else []
+        if reply.text and engine.tokenize(reply.text, special=True) != generated:
+            break
+    else:
+        pytest.fail("no sampled reply re-tokenizes differently; the check would prove nothing")
+    feedback = Message(role="user", content="That did not parse. Try again.")
+    follow = CompletionRequest(
+        messages=(system, first, Message(role="assistant", content=reply.text), feedback),
+        sampling=Sampling(temperature=1.0, max_tokens=1, seed=5),
+    )
+    rendered = engine.render([m.model_dump() for m in follow.messages])
+    before_reply = engine.render([m.model_dump() for m in request.messages])
+    tail = len(engine.tokenize(rendered[len(before_reply) + len(reply.text) :], special=True))
+    before = fresh_model.evaluated_tokens
+    usage = fresh_model.complete(follow).usage
+    evaluated = fresh_model.evaluated_tokens - before
+    # The new turn, plus the reply's last token (sampled, never evaluated).
+    assert evaluated <= tail + 1
+    assert usage.cached_tokens == usage.prompt_tokens - evaluated

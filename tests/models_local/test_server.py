@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from patchloop.config import ModelSettings
@@ -18,57 +12,14 @@ from patchloop.edits import ENVELOPE_SCHEMA
 from patchloop.models import build_model
 from patchloop.models.openai import OpenAIModel
 from patchloop.models.tiny import TinyModel
-
-STARTUP_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.models_local.conftest import running_server
 
 
 @pytest.fixture(scope="module")
 def server(tiny: TinyModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a running server for the tiny model; stopped by its PID afterwards."""
-    port = _free_port()
-    log_path = Path(tmp_path_factory.mktemp("server")) / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "llama_cpp.server",
-                "--model", str(tiny.model),
-                "--host", "127.0.0.1", "--port", str(port),
-                "--n_ctx", "1024",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"server exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"{base}/models", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in {STARTUP_S}s:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with running_server(tiny.model, tmp_path_factory.mktemp("server"), n_ctx=1024) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture

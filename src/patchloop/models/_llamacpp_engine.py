@@ -144,6 +144,8 @@ class Generation:
     prompt_tokens: int
     evaluated_prompt_tokens: int
     completion_tokens: int
+    tokens: tuple[int, ...] = ()
+    """The generated token ids, when they spell exactly ``text``."""
 
 
 class Engine:
@@ -187,6 +189,7 @@ class Engine:
         self._adapters: dict[Path, Any] = {}
         self._active: Path | None = None
         self._checked_grammars: set[str] = set()
+        self._continuation: tuple[str, list[int]] = ("", [])
 
     # ------------------------------------------------------------------ text and tokens
 
@@ -208,6 +211,25 @@ class Engine:
     def tokenize(self, text: str, *, special: bool) -> list[int]:
         """Token ids of ``text``; ``special`` parses control tokens such as ``<|im_end|>``."""
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def continuing_tokens(self, prompt: str) -> list[int]:
+        """Tokens of ``prompt``, re-using the exact ids of the last prompt and its reply when
+        ``prompt`` extends them.
+
+        Re-tokenizing a reply can split it differently from how it was generated, and then its
+        cached activations would be thrown away although the text is the same.
+        """
+        text, tokens = self._continuation
+        if text and prompt.startswith(text):
+            return [*tokens, *self.tokenize(prompt[len(text) :], special=True)]
+        return self.prompt_tokens(prompt)
+
+    def remember(self, prompt: str, tokens: Sequence[int], reply: Generation) -> None:
+        """Keep the last prompt and reply for :meth:`continuing_tokens`."""
+        if reply.tokens or not reply.text:
+            self._continuation = (prompt + reply.text, [*tokens, *reply.tokens])
+        else:
+            self._continuation = ("", [])
 
     def prompt_tokens(self, prompt: str) -> list[int]:
         """Tokens of a rendered prompt, with BOS in front when the model wants one."""
@@ -332,15 +354,17 @@ class Engine:
         finally:
             tokens.close()
         text = llm.detokenize(out, prev_tokens=list(prompt)).decode("utf-8", errors="ignore")
+        exact = True
         cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
         if cut >= 0:
-            text, finish = text[:cut], "stop"
+            text, finish, exact = text[:cut], "stop", False
         return Generation(
             text=text,
             finish_reason=finish,
             prompt_tokens=len(prompt),
             evaluated_prompt_tokens=llm.evaluated - before if evaluated is None else evaluated,
             completion_tokens=len(out),
+            tokens=tuple(out) if exact else (),
         )
 
     def close(self) -> None:

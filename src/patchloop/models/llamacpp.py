@@ -219,7 +219,7 @@ class LlamaCppModel:
                     f"the model's chat template rejected the messages: {exc}",
                     hint="check the message roles and order the template expects",
                 ) from exc
-            tokens = self._engine.prompt_tokens(prompt)
+            tokens = self._engine.continuing_tokens(prompt)
             room = self._engine.n_ctx - len(tokens)
             if room < 1:
                 raise ContextTooLong(
@@ -244,6 +244,7 @@ class LlamaCppModel:
                 raise ModelUnavailable(
                     f"llama.cpp failed while generating: {exc}", retryable=False
                 ) from exc
+            self._engine.remember(prompt, tokens, out)
         return Completion(
             text=out.text,
             finish_reason=out.finish_reason,
