@@ -81,6 +81,8 @@ class ContextSettings(Section):
     """Retriever hits considered for the repository context."""
     max_file_tokens: int = 6_000
     """A file larger than this is shown as its relevant functions only."""
+    coverage_max_s: float = 120.0
+    """Record per-test coverage for localization when the baseline suite ran faster than this."""
 
 
 class TestSettings(Section):

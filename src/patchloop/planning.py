@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from patchloop.config import Config
 from patchloop.context.layout import PromptLayout, Turn
 from patchloop.context.select import choose_files
 from patchloop.domain import Location, Plan, TierPlan
-from patchloop.errors import UsageError
+from patchloop.errors import PatchloopError, UsageError
 from patchloop.protocols import Model
 from patchloop.session import RunSession
 from patchloop.tiers import FixerTier, ModelTier, Tier
 from patchloop.verify.feedback import render_failures
 from patchloop.verify.guard import is_test_path
+
+if TYPE_CHECKING:
+    from patchloop.localize import CoverageMap
 
 __all__ = ["build_models", "build_tiers", "default_plan"]
 
@@ -75,16 +80,54 @@ def _preflight(spec: str, url: str) -> None:
         ) from exc
 
 
+def spectrum(run: RunSession) -> CoverageMap | None:
+    """Per-test coverage of the snapshot, for spectrum-based localization; ``None`` if the
+    suite is too slow to run twice or coverage cannot be recorded."""
+    from patchloop.localize import collect_coverage
+
+    report = run.baseline_report
+    assert report is not None
+    if report.duration_s > run.config.context.coverage_max_s:
+        run.emit("localize.note", "suite too slow for a coverage run; no SBFL")
+        return None
+    t0 = time.monotonic()
+    runner_limits = run.limits(wall_s=run.config.tests.timeout)
+    try:
+        with run.sandbox.workspace(run.snapshot.template) as workspace:
+            return collect_coverage(
+                run.sandbox,
+                workspace,
+                run.task.test_cmd,
+                limits=runner_limits,
+                python=sys.executable,
+                test_timeout=run.config.tests.per_test_timeout,
+            )
+    except PatchloopError as exc:
+        run.emit("localize.note", f"no coverage: {exc.message}")
+        return None
+    finally:
+        elapsed = time.monotonic() - t0
+        run.sandbox_s += elapsed
+        run.spend("coverage", elapsed)
+
+
 def localize(run: RunSession) -> list[Location]:
     """Suspicious locations outside test files, most suspicious first."""
     from patchloop.localize import FusedLocalizer
 
     assert run.baseline_report is not None
+    run.coverage = spectrum(run)
     t0 = time.monotonic()
-    found = FusedLocalizer().localize(run.task, run.baseline_report, run.snapshot.template, k=50)
+    localizer = FusedLocalizer(coverage=run.coverage)
+    found = localizer.localize(run.task, run.baseline_report, run.snapshot.template, k=50)
     locations = [loc for loc in found if not is_test_path(loc.path)]
     run.spend("localize", time.monotonic() - t0)
-    run.emit("localize", f"{len(locations)} locations", locations=len(locations))
+    run.emit(
+        "localize",
+        f"{len(locations)} locations",
+        locations=len(locations),
+        top=f"{locations[0].path}:{locations[0].start_line}" if locations else None,
+    )
     return locations
 
 

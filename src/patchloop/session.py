@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patchloop.config import Config
 from patchloop.domain import (
@@ -52,6 +53,9 @@ from patchloop.tiers import Proposal
 from patchloop.verify.feedback import render_failures
 from patchloop.verify.guard import check_patch
 from patchloop.verify.pytest_runner import PytestRunner
+
+if TYPE_CHECKING:
+    from patchloop.localize import CoverageMap
 
 __all__ = ["RunSession", "Verdict"]
 
@@ -123,6 +127,8 @@ class RunSession:
         self.baseline_report: TestReport | None = None
         self.targets: tuple[str, ...] = ()
         self.regressions: tuple[str, ...] = ()
+        self.coverage: CoverageMap | None = None
+        """Per-test coverage of the snapshot, when it was recorded (localization, selection)."""
         self._last_checkpoint = 0.0
         self.writer.write_json("config.json", config.model_dump(mode="json"))
         save_snapshot(snapshot, self.writer.directory / "snapshot")
@@ -159,20 +165,23 @@ class RunSession:
 
     # ------------------------------------------------------------------ tests
 
-    def runner(self, *, wall_s: float, per_test_timeout: float) -> TestRunner:
-        """A pytest runner with the run's test command and limits."""
+    def limits(self, *, wall_s: float) -> Limits:
+        """Sandbox limits for one test run, never past the run's deadline."""
         settings = self.config.sandbox
-        limits = Limits(
+        return Limits(
             wall_s=max(1.0, min(wall_s, self.deadline - time.monotonic() + 1.0)),
             cpu_s=settings.cpu_s,
             memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
             processes=settings.processes,
             output_bytes=self.config.tests.output_bytes,
         )
+
+    def runner(self, *, wall_s: float, per_test_timeout: float) -> TestRunner:
+        """A pytest runner with the run's test command and limits."""
         return PytestRunner(
             self.sandbox,
             self.task.test_cmd,
-            limits=limits,
+            limits=self.limits(wall_s=wall_s),
             per_test_timeout=per_test_timeout,
             python=sys.executable,
         )

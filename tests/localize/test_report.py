@@ -1,0 +1,81 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from patchloop.domain import Limits
+from patchloop.errors import RepositoryError, UsageError
+from patchloop.localize import LocalizationReport, localize_repo
+
+from .conftest import FunctionBM25
+
+STATS = """
+def mean(values):
+    return total(values) / (len(values) + 1)
+
+
+def spread(values):
+    return max(values) - min(values) + total([])
+
+
+def total(values):
+    return sum(values)
+"""
+TESTS = """
+from stats import mean, spread
+
+
+def test_mean():
+    assert mean([2, 4]) == 3
+
+
+def test_spread():
+    assert spread([1, 5]) == 4
+"""
+
+
+@pytest.fixture
+def stats_repo(make_repo):
+    return make_repo({"stats.py": STATS, "test_stats.py": TESTS})
+
+
+def test_localize_repo_runs_the_tests_and_ranks_files_and_functions(stats_repo, sandbox):
+    report = localize_repo(
+        stats_repo,
+        task="mean of a list is off",
+        tests=["test_stats.py::test_mean"],
+        k=5,
+        sandbox=sandbox,
+        limits=Limits(wall_s=120),
+        retriever=FunctionBM25(stats_repo),
+    )
+    assert report.failing == ("test_stats.py::test_mean",)
+    assert report.functions[0].signals["sbfl"].score == 1.0
+    # The file's passing test ran too, so code it shares with the failure scores lower.
+    shared = next(f for f in report.functions if f.symbol == "total")
+    assert shared.signals["sbfl"].score < 1.0
+    assert [f.path for f in report.files] == ["stats.py"]
+    top = report.functions[0]
+    assert (top.path, top.symbol, top.start_line, top.end_line) == ("stats.py", "mean", 1, 2)
+    assert {"calls", "sbfl", "bm25"} <= set(top.signals)
+    assert top.signals["sbfl"].rank == 1
+    assert top.signals["sbfl"].score == 1.0
+    assert set(report.signals) >= {"calls", "sbfl", "bm25"}
+    assert report.weights["traceback"] == 3.0
+    again = LocalizationReport.model_validate_json(report.model_dump_json())
+    assert again == report
+    assert json.loads(report.model_dump_json())["functions"][0]["symbol"] == "mean"
+
+
+def test_without_tests_or_retriever_only_the_text_counts(stats_repo):
+    report = localize_repo(stats_repo, task="fix stats.py", coverage=False)
+    assert [f.path for f in report.files] == ["stats.py"]
+    assert report.functions[0].signals["mentions"].rank == 1
+    assert any("retriever" in note for note in report.notes)
+
+
+def test_bad_input_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(RepositoryError):
+        localize_repo(tmp_path / "missing", task="x")
+    with pytest.raises(UsageError, match="nothing to localize"):
+        localize_repo(tmp_path, coverage=False)
