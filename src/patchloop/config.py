@@ -24,8 +24,10 @@ __all__ = [
     "Config",
     "ContextSettings",
     "FixerSettings",
+    "IntentPolicy",
     "ModelSettings",
     "ResolvedConfig",
+    "RouteSettings",
     "SandboxSettings",
     "TestSettings",
     "load_config",
@@ -100,6 +102,16 @@ class TestSettings(Section):
     """Captured output per stream; the run is stopped past it, keeping head and tail."""
     regressions: bool = True
     """After the failing tests pass, also run the tests that passed at baseline."""
+    warm: bool = True
+    """Run tests in a warm pre-forked interpreter where the sandbox and command allow it."""
+    plugin_autoload: bool = True
+    """Let pytest auto-load installed plugins; false sets PYTEST_DISABLE_PLUGIN_AUTOLOAD."""
+    plugins: tuple[str, ...] = ()
+    """Plugins to load with ``-p`` (needed when ``plugin_autoload`` is false)."""
+    flake_runs: int = 3
+    """Baseline runs compared to find flaky tests (1 disables the check)."""
+    full_suite: bool = False
+    """Run every regression test for every patch (no coverage-based selection, no cache)."""
 
 
 class FixerSettings(Section):
@@ -126,6 +138,53 @@ class SandboxSettings(Section):
     """Processes the sandboxed user may have."""
 
 
+ModelChoice = Literal["all", "cheapest", "largest"] | tuple[str, ...]
+
+
+class IntentPolicy(Section):
+    """Which tiers a task of one intent gets, and their budgets.
+
+    Unset fields fall back to the built-in policy of the intent, then to the global keys
+    (``fixers.*``, ``max_iterations``). A tier switched off globally (``fixers.enabled = false``)
+    stays off whatever the policy says.
+    """
+
+    fixers: bool | None = None
+    """Spend the model-free tier first; ``None``: as ``fixers.enabled``."""
+    max_candidates: int | None = Field(default=None, ge=0)
+    """Fixer candidates to verify at most; ``None``: ``fixers.max_candidates``."""
+    fixer_seconds: float | None = Field(default=None, gt=0)
+    """Seconds of the model-free tier; ``None``: ``fixers.max_seconds``."""
+    models: ModelChoice = "all"
+    """``all`` configured models, the ``cheapest`` (first) or ``largest`` (last) only, or a
+    list of specs (kept in configured order; specs not configured are ignored)."""
+    max_iterations: int | None = Field(default=None, ge=0)
+    """Model calls per model tier; ``None``: ``max_iterations``."""
+    model_seconds: float | None = Field(default=None, gt=0)
+    """Seconds per model tier; ``None``: no limit besides the run's."""
+    adapter: str | None = None
+    """LoRA adapter to request in every model tier of this intent."""
+
+
+class RouteSettings(Section):
+    """The intent router (``[route]``)."""
+
+    enabled: bool = True
+    """Classify the task and shape the plan by its intent; off: the default plan."""
+    head: str | None = None
+    """Trained classifier head (JSON from ``patchloop route train``; a relative path is taken
+    from the working directory); default: the shipped one."""
+    backend: str = "onnx"
+    """Embedding backend: ``onnx`` (fastest for one text, no torch at query time), ``auto``,
+    ``torch-bf16`` or ``torch-fp32``."""
+    models_dir: str | None = None
+    """Where the exported ONNX graph is cached; default ``$XDG_CACHE_HOME/patchloop/models``."""
+    min_confidence: float = Field(default=0.4, ge=0.0, le=1.0)
+    """Below this probability the default plan (every tier) is used instead of the intent's."""
+    intents: dict[str, IntentPolicy] = Field(default_factory=dict)
+    """Per-intent overrides of the built-in policies, e.g. ``[route.intents.question]``."""
+
+
 class Config(Section):
     """Resolved configuration of a run."""
 
@@ -148,6 +207,7 @@ class Config(Section):
     tests: TestSettings = TestSettings()
     fixers: FixerSettings = FixerSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    route: RouteSettings = RouteSettings()
 
 
 class ResolvedConfig(BaseModel):
@@ -317,6 +377,3 @@ def config_items(resolved: ResolvedConfig) -> list[tuple[str, Any, str]]:
     """``(dotted key, value, source)`` for every leaf, in declaration order."""
     data = _flatten(resolved.config.model_dump(mode="json"))
     return [(key, data.get(key), resolved.sources.get(key, "default")) for key in LEAVES]
-
-
-EditFormatName = Literal["search-replace", "json", "udiff"]

@@ -496,6 +496,8 @@ class RunRecord(Frozen):
     wall_s: float = 0.0
     error: str | None = None
     replay_of: str | None = None
+    plan: Plan | None = None
+    """The tiers the run planned, with the intent that shaped them."""
 
     @property
     def verified(self) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from patchloop.config import Config
-from patchloop.domain import AttemptStatus, Feedback, RunRecord, Task
+from patchloop.domain import AttemptStatus, Feedback, Plan, RunRecord, Task
 from patchloop.errors import BadOutput, ModelError, NothingToFix, PatchloopError
 from patchloop.planning import build_models, build_tiers, default_plan
 from patchloop.protocols import Model
@@ -28,11 +28,13 @@ def repair(
     snapshot: Snapshot | None = None,
     state_dir: Path | None = None,
     replay_of: str | None = None,
+    plan: Plan | None = None,
 ) -> RunRecord:
     """Repair ``task`` and return the run record (also written under the state directory).
 
     ``models`` overrides the models built from ``config.models`` (tests and replay pass
-    scripted models); ``snapshot`` replaces snapshotting ``task.repo`` (replay).
+    scripted models); ``snapshot`` replaces snapshotting ``task.repo`` and ``plan`` replaces
+    routing (replay).
     """
     chosen = list(models) if models is not None else build_models(config)
     default_plan(config, [m.name for m in chosen])  # fail on a plan with no tiers before any work
@@ -42,7 +44,7 @@ def repair(
         run = RunSession(
             task, config, snap, store, new_run_id(), on_event=on_event, replay_of=replay_of
         )
-        return _drive(run, chosen)
+        return _drive(run, chosen, plan)
     finally:
         if snapshot is None:
             snap.remove()
@@ -53,7 +55,7 @@ def repair(
                     close()
 
 
-def _drive(run: RunSession, models: Sequence[Model]) -> RunRecord:
+def _drive(run: RunSession, models: Sequence[Model], plan: Plan | None) -> RunRecord:
     """Baseline, then each tier in turn; the record is finished whatever happens."""
     try:
         run.emit("run.start", f"snapshot of {run.snapshot.info.files} files", run_id=run.run_id)
@@ -62,7 +64,7 @@ def _drive(run: RunSession, models: Sequence[Model]) -> RunRecord:
         except NothingToFix as exc:
             return run.finish("nothing_to_fix", "nothing_to_fix", str(exc))
         stop = "exhausted"
-        for tier in build_tiers(run, models):
+        for tier in build_tiers(run, models, plan):
             stop = _run_tier(run, tier)
             if stop in ("verified", "time", "tokens"):
                 return run.finish("verified" if stop == "verified" else "not_fixed", stop)

@@ -157,20 +157,42 @@ def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> Pro
     return layout
 
 
-def build_tiers(run: RunSession, models: Sequence[Model]) -> Iterator[Tier]:
-    """Tiers of the default plan, built lazily: a later tier costs nothing if an earlier wins."""
-    plan = default_plan(run.config, [m.name for m in models])
+def route(run: RunSession, models: Sequence[Model]) -> Plan:
+    """The plan for this task: by its intent when a router decides, else every tier."""
+    from patchloop.route import IntentRouter
+
+    t0 = time.monotonic()
+    decision = IntentRouter(run.config, model_names=[m.name for m in models]).decide(run.task)
+    run.spend("route", time.monotonic() - t0)
+    tiers = ", ".join(t.name for t in decision.plan.tiers)
+    run.emit(
+        "route",
+        f"intent {decision.intent} ({decision.basis}, {decision.confidence:.2f}): {tiers}",
+        intent=decision.intent,
+        confidence=round(decision.confidence, 4),
+        basis=decision.basis,
+    )
+    return decision.plan
+
+
+def build_tiers(
+    run: RunSession, models: Sequence[Model], plan: Plan | None = None
+) -> Iterator[Tier]:
+    """Tiers of the plan, built lazily: a later tier costs nothing if an earlier one wins."""
+    run.repair_plan = plan or route(run, models)
+    if not run.repair_plan.tiers:
+        return
     locations = localize(run)
-    remaining = list(models)
+    by_name = {m.name: m for m in models}
     history: list[Turn] = []
-    for tier_plan in plan.tiers:
+    for tier_plan in run.repair_plan.tiers:
         if tier_plan.kind == "fixers":
             from patchloop.fixers import get_fixer
 
             fixer = get_fixer("default")
             yield FixerTier(tier_plan, fixer, run.task, locations, run.snapshot.template)
             continue
-        model = remaining.pop(0)
+        model = by_name[tier_plan.name]
         yield ModelTier(
             tier_plan,
             model,

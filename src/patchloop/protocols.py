@@ -110,12 +110,13 @@ class Sandbox(Protocol):
         env: Mapping[str, str] | None = None,
         readable: Sequence[Path] = (),
         writable: Sequence[Path] = (),
+        pass_fds: Sequence[int] = (),
     ) -> ProcessResult:
         """Run ``argv`` in ``workdir``; ``env`` adds to the sandbox's clean environment.
 
         ``readable`` and ``writable`` name extra host paths the command needs (the reporting
-        plugin, the report directory); everything else outside ``workdir`` is off limits where
-        the sandbox can enforce it.
+        plugin); everything else outside ``workdir`` is off limits where the sandbox can
+        enforce it. ``pass_fds`` are inherited by the command (the report pipe).
         """
         ...
 

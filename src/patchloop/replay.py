@@ -80,6 +80,7 @@ def replay_run(store: RunStore, run_id: str, *, on_event: EventSink | None = Non
             snapshot=snapshot,
             state_dir=store.state_dir,
             replay_of=original.id,
+            plan=original.plan,
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from patchloop.domain import (
     Limits,
     Outcome,
     Patch,
+    Plan,
     RunRecord,
     RunStatus,
     Scalar,
@@ -50,8 +52,11 @@ from patchloop.repo.snapshot import Snapshot, save_snapshot
 from patchloop.sandbox import get_sandbox
 from patchloop.store import RunStore, RunWriter
 from patchloop.tiers import Proposal
+from patchloop.verify.baseline import run_baseline
 from patchloop.verify.feedback import render_failures
+from patchloop.verify.flaky import FlakeReport
 from patchloop.verify.guard import check_patch
+from patchloop.verify.plan import Stage, VerificationPlan
 from patchloop.verify.pytest_runner import PytestRunner
 
 if TYPE_CHECKING:
@@ -128,7 +133,11 @@ class RunSession:
         self.targets: tuple[str, ...] = ()
         self.regressions: tuple[str, ...] = ()
         self.coverage: CoverageMap | None = None
+        self.repair_plan: Plan | None = None
+        """The tiers the run planned (routed by intent, or recorded for replay)."""
         """Per-test coverage of the snapshot, when it was recorded (localization, selection)."""
+        self.flakes: FlakeReport | None = None
+        self._plan: VerificationPlan | None = None
         self._last_checkpoint = 0.0
         self.writer.write_json("config.json", config.model_dump(mode="json"))
         save_snapshot(snapshot, self.writer.directory / "snapshot")
@@ -184,6 +193,9 @@ class RunSession:
             limits=self.limits(wall_s=wall_s),
             per_test_timeout=per_test_timeout,
             python=sys.executable,
+            warm=self.config.tests.warm,
+            plugin_autoload=self.config.tests.plugin_autoload,
+            plugins=self.config.tests.plugins,
         )
 
     def baseline(self) -> TestReport:
@@ -193,8 +205,16 @@ class RunSession:
         runner = self.runner(
             wall_s=self.config.tests.timeout, per_test_timeout=self.config.tests.per_test_timeout
         )
-        with self.sandbox.workspace(self.snapshot.template) as workspace:
-            report = runner.run(workspace, TestSelection())
+        # k runs to find flaky tests; the coverage run is planning.spectrum's, shared.
+        base = run_baseline(
+            self.sandbox,
+            self.snapshot.template,
+            runner,
+            runs=self.config.tests.flake_runs,
+            coverage=False,
+        )
+        report = base.report
+        self.flakes = base.flakes
         elapsed = time.monotonic() - t0
         self.spend("baseline", elapsed)
         self.sandbox_s += elapsed
@@ -212,6 +232,12 @@ class RunSession:
         else:
             self.targets = tuple(sorted(failing))
         self.regressions = tuple(sorted(set(report.passing) - set(self.targets)))
+        if base.flakes.flaky:
+            # Flaky tests count neither for nor against a patch.
+            flaky = set(base.flakes.flaky)
+            self.targets = tuple(t for t in self.targets if t not in flaky)
+            self.regressions = tuple(t for t in self.regressions if t not in flaky)
+            self.emit("baseline.flaky", ", ".join(sorted(flaky)), flaky=len(flaky))
         self.emit(
             "baseline.end",
             f"{len(failing)} failing, {len(report.passing)} passing",
@@ -226,6 +252,28 @@ class RunSession:
                 else "no tests were collected; nothing to fix"
             )
         return report
+
+    @property
+    def verification_plan(self) -> VerificationPlan:
+        """What each candidate must run; built on first use, after coverage was recorded."""
+        if self._plan is None:
+            assert self.baseline_report is not None, "baseline() first"
+            tests = self.config.tests
+            coverage = (
+                self.coverage if self.coverage is not None and self.coverage.complete else None
+            )
+            self._plan = VerificationPlan(
+                self.snapshot.template,
+                targets=self.targets,
+                regressions=self.regressions,
+                flakes=self.flakes,
+                coverage=coverage.lines if coverage is not None else None,
+                namespace=f"{sys.executable}\0{' '.join(self.task.test_cmd)}",
+                full_suite=tests.full_suite,
+                files=self.snapshot.files,
+            )
+            self._plan.seed(self.baseline_report)
+        return self._plan
 
     def check(self, proposal: Proposal) -> Patch:
         """Dry-run the proposal against the snapshot and apply the tamper guard."""
@@ -254,31 +302,40 @@ class RunSession:
         wall = min(budget.timeout, 10.0 + 5.0 * base)
         runner = self.runner(wall_s=wall, per_test_timeout=budget.per_test_timeout)
         verdict = Verdict(green=False, failing=(), feedback="")
-        with self.sandbox.workspace(self.snapshot.template) as workspace:
-            for change in patch.changes:
-                target = workspace / change.path
-                if change.after is None:
-                    target.unlink(missing_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("w", encoding="utf-8", newline="") as fh:
-                    fh.write(change.after)
+        plan = self.verification_plan
+        tree = plan.tree_for(patch)
+        with ExitStack() as stack:
+            workspace: Path | None = None
             stages = [self.targets]
             if budget.regressions and self.regressions:
                 stages.append(self.regressions)
             for nodeids in stages:
-                report = runner.run(workspace, TestSelection(nodeids=nodeids, fail_fast=fail_fast))
-                verdict.reports.append(report)
-                if report.process is not None and report.process.error:
-                    raise InfrastructureError(
-                        "the test command could not start: " + report.process.error
-                    )
-                outcomes = report.by_id()
+                # With feedback wanted the targets run: the feedback must show this very patch.
+                fresh = want_feedback and nodeids is self.targets
+                stage = Stage(run=nodeids) if fresh else plan.stage(nodeids, tree)
+                report: TestReport | None = None
+                if stage.run:
+                    if workspace is None:
+                        workspace = stack.enter_context(
+                            self.sandbox.workspace(self.snapshot.template)
+                        )
+                        _write_patch(workspace, patch)
+                    selection = TestSelection(nodeids=stage.run, fail_fast=fail_fast)
+                    report = runner.run(workspace, selection)
+                    verdict.reports.append(report)
+                    if report.process is not None and report.process.error:
+                        raise InfrastructureError(
+                            "the test command could not start: " + report.process.error
+                        )
+                    plan.record(report, tree)
+                outcomes = stage.outcomes(report)
                 failing = tuple(n for n in nodeids if not is_green(n, outcomes))
                 if failing:
                     verdict.failing = failing
                     if want_feedback:
-                        verdict.feedback = _failure_text(report, failing, workspace)
+                        shown = report or TestReport(outcomes=tuple(outcomes.values()))
+                        root = workspace or self.snapshot.template
+                        verdict.feedback = _failure_text(shown, failing, root)
                     break
             else:
                 verdict.green = True
@@ -387,6 +444,7 @@ class RunSession:
             wall_s=round(time.monotonic() - self.started, 4),
             error=error or None,
             replay_of=self.replay_of,
+            plan=self.repair_plan,
         )
 
     def checkpoint(self) -> None:
@@ -400,6 +458,17 @@ class RunSession:
         self.emit("run.end", stop_reason, status=status, attempts=len(self.attempts))
         self.writer.close()
         return record
+
+
+def _write_patch(workspace: Path, patch: Patch) -> None:
+    for change in patch.changes:
+        target = workspace / change.path
+        if change.after is None:
+            target.unlink(missing_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8", newline="") as fh:
+            fh.write(change.after)
 
 
 def classify(exc: PatchloopError) -> tuple[AttemptStatus, FeedbackKind]:

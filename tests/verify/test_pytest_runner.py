@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,12 @@ import pytest
 from patchloop.domain import Limits, Outcome, ProcessResult, TestReport, TestSelection
 from patchloop.sandbox.local import LocalSandbox
 from patchloop.verify import PytestRunner, render_failures
-from patchloop.verify.pytest_runner import PLUGIN_MODULE, build_report
+from patchloop.verify.pytest_runner import (
+    PLUGIN_MODULE,
+    REPORT_FD_ENV,
+    REPORT_PATH_ENV,
+    build_report,
+)
 
 CALC = """\
 def add(a, b):
@@ -114,7 +120,43 @@ class SpySandbox(LocalSandbox):
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls: list[tuple[list[str], Path, dict[str, str], list[Path], list[Path]]] = []
+        self.calls: list[tuple[list[str], Path, dict[str, str], list[Path], list[int]]] = []
+
+    def run(
+        self,
+        argv: Sequence[str],
+        workdir: Path,
+        *,
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+        readable: Sequence[Path] = (),
+        writable: Sequence[Path] = (),
+        pass_fds: Sequence[int] = (),
+    ) -> ProcessResult:
+        self.calls.append((list(argv), workdir, dict(env or {}), list(readable), list(pass_fds)))
+        return super().run(
+            argv,
+            workdir,
+            limits=limits,
+            env=env,
+            readable=readable,
+            writable=writable,
+            pass_fds=pass_fds,
+        )
+
+
+class NoFdSandbox:
+    """A sandbox with only the protocol's ``run`` parameters: it cannot pass descriptors."""
+
+    name = "nofd"
+
+    def __init__(self) -> None:
+        self.inner = LocalSandbox()
+        self.writable: list[Path] = []
+        self.env: dict[str, str] = {}
+
+    def workspace(self, template: Path) -> AbstractContextManager[Path]:
+        return self.inner.workspace(template)
 
     def run(
         self,
@@ -126,8 +168,9 @@ class SpySandbox(LocalSandbox):
         readable: Sequence[Path] = (),
         writable: Sequence[Path] = (),
     ) -> ProcessResult:
-        self.calls.append((list(argv), workdir, dict(env or {}), list(readable), list(writable)))
-        return super().run(
+        self.writable = list(writable)
+        self.env = dict(env or {})
+        return self.inner.run(
             argv, workdir, limits=limits, env=env, readable=readable, writable=writable
         )
 
@@ -159,7 +202,8 @@ def workspace(sandbox: SpySandbox, project: Path) -> Iterator[Path]:
 
 
 def _runner(sandbox: LocalSandbox, cmd: str = "python -m pytest") -> PytestRunner:
-    return PytestRunner(sandbox, cmd, limits=Limits(wall_s=60), per_test_timeout=1)
+    # Cold runs: the spy sees every command (warm runs are covered in test_runner_sandboxed).
+    return PytestRunner(sandbox, cmd, limits=Limits(wall_s=60), per_test_timeout=1, warm=False)
 
 
 @pytest.fixture(scope="module")
@@ -245,20 +289,33 @@ def test_fake_passed_lines_change_nothing(full: TestReport) -> None:
 def test_command_and_report_location(
     sandbox: SpySandbox, full: TestReport, workspace: Path
 ) -> None:
-    argv, workdir, env, readable, writable = sandbox.calls[0]
+    argv, workdir, env, readable, fds = sandbox.calls[0]
     assert argv[:3] == [sys.executable, "-m", "pytest"]
     assert argv[argv.index("-p") + 1] == PLUGIN_MODULE
     assert "no:cacheprovider" in argv
-    junit = next(a for a in argv if a.startswith("--junitxml="))
-    report = Path(junit.split("=", 1)[1])
-    assert not report.is_relative_to(workspace)
-    assert report.parent in writable
-    assert not report.parent.exists()  # removed after reading
+    assert not any(a.startswith("--junitxml") for a in argv)  # no report path to find or forge
+    assert env[REPORT_FD_ENV] == str(fds[0])
     assert env["PYTHONPATH"] == str(readable[0])
     assert (readable[0] / f"{PLUGIN_MODULE}.py").is_file()
     assert workdir == workspace
     assert not (workspace / ".pytest_cache").exists()
-    assert not list(workspace.rglob("report.xml"))
+    assert not list(workspace.rglob("*.xml"))
+
+
+def test_report_through_a_file_when_the_sandbox_cannot_pass_descriptors(
+    project: Path,
+) -> None:
+    sandbox = NoFdSandbox()
+    runner = PytestRunner(sandbox, "python -m pytest", limits=Limits(wall_s=60))
+    with sandbox.workspace(project) as ws:
+        report = runner.run(ws, TestSelection(nodeids=("tests/test_other.py::test_ok",)))
+        (report_dir,) = sandbox.writable
+        assert not report_dir.is_relative_to(ws)
+        assert sandbox.env[REPORT_PATH_ENV].startswith(str(report_dir))
+    assert [(o.nodeid, o.outcome) for o in report.outcomes] == [
+        ("tests/test_other.py::test_ok", Outcome.PASSED)
+    ]
+    assert not report_dir.exists()
 
 
 def test_selection_runs_only_those(sandbox: SpySandbox, workspace: Path) -> None:
@@ -368,10 +425,17 @@ def test_python_means_the_harness_interpreter() -> None:
     assert other.cmd == ("tox", "-e", "py")
 
 
-def test_invalid_xml_is_no_report(tmp_path: Path) -> None:
-    process = ProcessResult(argv=("pytest",), exit_code=1, stdout=f"{tmp_path}/x")
-    report = build_report(process, "<not xml", tmp_path, TestSelection(nodeids=("a::b",)))
-    assert report.status == "no_report"
-    assert report.outcomes == ()
+def test_garbage_in_the_report_channel_is_rejected(tmp_path: Path) -> None:
+    process = ProcessResult(argv=("pytest",), exit_code=0, stdout=f"{tmp_path}/x")
+    report = build_report(process, b"<not a frame", tmp_path, TestSelection(nodeids=("a::b",)))
+    assert [(o.nodeid, o.outcome) for o in report.outcomes] == [("a::b", Outcome.FAILED)]
+    assert report.outcomes[0].message.startswith("report rejected: ")
     assert report.process is not None
     assert report.process.stdout == "x"
+
+
+def test_no_report_at_all(tmp_path: Path) -> None:
+    process = ProcessResult(argv=("pytest",), exit_code=1)
+    report = build_report(process, None, tmp_path, TestSelection(nodeids=("a::b",)))
+    assert report.status == "no_report"
+    assert report.outcomes == ()

@@ -22,9 +22,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from patchloop.cli import config_cmd, fix, models_cmd, runs
+    from patchloop.cli import config_cmd, fix, models_cmd, route_cmd, runs
 
     app.command("fix")(fix.fix)
+    app.add_typer(route_cmd.app, name="route")
     app.add_typer(runs.app, name="runs")
     app.add_typer(models_cmd.app, name="models")
     app.add_typer(config_cmd.app, name="config")

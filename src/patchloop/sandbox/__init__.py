@@ -1,14 +1,14 @@
 """Sandboxes: throw-away copies of a snapshot and commands run on them under limits.
 
-``local`` (rlimits and process groups) is always available. ``get_sandbox`` picks the
-implementation from :class:`~patchloop.config.SandboxSettings`; ``kind="auto"`` is where the
-isolated bubblewrap sandbox will be preferred once it is registered as ``bwrap``.
+``bwrap`` (bubblewrap namespaces, an unprivileged uid, tmpfs copies) isolates; ``local``
+(rlimits and process groups only) is always available. ``get_sandbox`` picks the implementation
+from :class:`~patchloop.config.SandboxSettings`; ``kind="auto"`` takes ``bwrap`` when bubblewrap
+can start a sandbox on this machine, else ``local`` with a warning that says why.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 
 from patchloop.config import SandboxSettings
 from patchloop.protocols import Sandbox
@@ -30,16 +30,24 @@ log = logging.getLogger("patchloop.sandbox")
 
 SANDBOXES: Registry[type[Sandbox]] = Registry(
     "sandbox",
-    {"local": "patchloop.sandbox.local:LocalSandbox"},
+    {
+        "local": "patchloop.sandbox.local:LocalSandbox",
+        "bwrap": "patchloop.sandbox.bwrap:BwrapSandbox",
+    },
 )
 
 
 def _auto_kind() -> str:
-    if "bwrap" in SANDBOXES.names() and shutil.which("bwrap"):
+    from patchloop.sandbox.bwrap import bwrap_works
+
+    why = bwrap_works()
+    if why is None:
         return "bwrap"
     log.warning(
-        "bubblewrap is not available: tests run in the local sandbox, without network or "
-        "file-system isolation (install the 'bubblewrap' package to isolate them)"
+        "%s: tests run in the local sandbox, without network or file-system isolation "
+        "(install the 'bubblewrap' package and allow unprivileged user namespaces to isolate "
+        "them, or set sandbox.kind = 'local' to silence this)",
+        why,
     )
     return "local"
 

@@ -20,8 +20,10 @@ from typing import Any
 
 __all__ = [
     "TEMP_PREFIX",
+    "claim",
     "copy_tree",
     "make_temp_dir",
+    "reap_stale",
     "remove_tree",
     "scratch_root",
 ]
@@ -33,7 +35,9 @@ TEMP_PREFIX = "patchloop-"
 SHM = Path("/dev/shm")
 #: Free bytes ``/dev/shm`` must have before it is used at all.
 MIN_SHM_FREE = 256 * 1024 * 1024
-_CHUNK = 1 << 20
+#: Mode bits ``share`` adds to files and to directories.
+_SHARED = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_SHARED_DIR = _SHARED | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
 
 
 def _free_bytes(path: Path) -> int:
@@ -61,24 +65,37 @@ def make_temp_dir(kind: str, root: Path | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{kind}-", dir=base))
 
 
-def _copy_file(src: str, dst: str, st: os.stat_result) -> None:
+def _read_umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o777  # unknown: always set the mode explicitly
+
+
+#: The process umask, read once: files are created with their final mode and only need a
+#: separate ``fchmod`` when the umask would strip some of its bits.
+_UMASK = _read_umask()
+
+
+def _copy_file(src: str, dst: str, st: os.stat_result, extra_mode: int = 0) -> None:
+    # The fewest system calls per file: copies of large trees are dominated by them.
+    mode = stat.S_IMODE(st.st_mode) | extra_mode
     fd_in = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         try:
             offset = 0
             while offset < st.st_size:
-                sent = os.sendfile(fd_out, fd_in, offset, min(_CHUNK, st.st_size - offset))
+                sent = os.sendfile(fd_out, fd_in, offset, st.st_size - offset)
                 if sent == 0:  # the file shrank while we copied it
                     break
                 offset += sent
-            else:
-                # The file may have grown meanwhile; finish with plain reads (sendfile with
-                # an offset leaves the read position alone).
-                os.lseek(fd_in, offset, os.SEEK_SET)
-                while chunk := os.read(fd_in, _CHUNK):
-                    os.write(fd_out, chunk)
-            os.fchmod(fd_out, stat.S_IMODE(st.st_mode))
+            if mode & _UMASK:
+                os.fchmod(fd_out, mode)
             # Same mtime as the template keeps its __pycache__ valid in the copy.
             os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
         finally:
@@ -87,7 +104,7 @@ def _copy_file(src: str, dst: str, st: os.stat_result) -> None:
         os.close(fd_in)
 
 
-def _copy_dir(src: str, dst: str) -> None:
+def _copy_dir(src: str, dst: str, share: bool) -> None:
     with os.scandir(src) as it:
         entries = list(it)
     for entry in entries:
@@ -98,30 +115,34 @@ def _copy_dir(src: str, dst: str) -> None:
             os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
         elif entry.is_dir(follow_symlinks=False):
             os.mkdir(target, 0o700)
-            _copy_dir(entry.path, target)
-            _copy_dir_stat(entry.path, target)
+            _copy_dir(entry.path, target, share)
+            _copy_dir_stat(entry.path, target, share)
         elif entry.is_file(follow_symlinks=False):
-            _copy_file(entry.path, target, entry.stat(follow_symlinks=False))
+            _copy_file(
+                entry.path, target, entry.stat(follow_symlinks=False), _SHARED if share else 0
+            )
         # Sockets, fifos and devices are not part of a source tree; they are skipped.
 
 
-def _copy_dir_stat(src: str, dst: str) -> None:
+def _copy_dir_stat(src: str, dst: str, share: bool = False) -> None:
     st = os.stat(src, follow_symlinks=False)
-    os.chmod(dst, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+    extra = stat.S_IRWXU | (_SHARED_DIR if share else 0)
+    os.chmod(dst, stat.S_IMODE(st.st_mode) | extra)
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def copy_tree(src: Path, dst: Path) -> None:
+def copy_tree(src: Path, dst: Path, *, share: bool = False) -> None:
     """Copy the tree at ``src`` to the new directory ``dst``.
 
     Files are real copies (never hard links, which would let a write in the copy corrupt the
     template); modes and mtimes are kept so bytecode caches stay valid; symlinks stay symlinks,
     with their targets unchanged; special files are skipped. Directories get owner ``rwx`` added
-    so the copy can always be written to and removed.
+    so the copy can always be written to and removed. ``share`` also makes every file readable
+    and every directory searchable by all users, for a sandbox that runs as another uid.
     """
     os.mkdir(dst, 0o700)
-    _copy_dir(os.fspath(src), os.fspath(dst))
-    _copy_dir_stat(os.fspath(src), os.fspath(dst))
+    _copy_dir(os.fspath(src), os.fspath(dst), share)
+    _copy_dir_stat(os.fspath(src), os.fspath(dst), share)
 
 
 def _retry_writable(func: Callable[..., Any], path: str, _exc: object) -> None:
@@ -150,6 +171,50 @@ def remove_tree(path: Path) -> None:
         pass
     except OSError as exc:
         log.warning("could not remove %s: %s", path, exc.strerror)
+
+
+#: File in a long-lived scratch directory naming the process that owns it.
+OWNER_FILE = ".owner"
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def claim(directory: Path) -> None:
+    """Mark ``directory`` as owned by this process (see :func:`reap_stale`)."""
+    pid = os.getpid()
+    (directory / OWNER_FILE).write_text(f"{pid} {_start_time(pid)}\n", encoding="ascii")
+
+
+def reap_stale(parent: Path, kind: str) -> int:
+    """Remove ``patchloop-<kind>-*`` directories under ``parent`` whose owner process is gone.
+
+    Processes killed without cleanup (``SIGKILL``, a pool worker past its deadline) leave their
+    long-lived scratch directories behind; the next sandbox removes them. Directories without
+    an owner file are left alone. Returns how many were removed.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(f"{TEMP_PREFIX}{kind}-"):
+            continue
+        try:
+            pid_text, started = (Path(entry.path) / OWNER_FILE).read_text("ascii").split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and _start_time(pid) != started:
+            remove_tree(Path(entry.path))
+            removed += 1
+    return removed
 
 
 def is_no_space(exc: OSError) -> bool:

@@ -21,7 +21,7 @@ from typing import IO, Literal
 from patchloop.domain import Limits, ProcessResult
 from patchloop.sandbox._capture import HeadTail
 
-__all__ = ["supervise"]
+__all__ = ["memory_exhausted", "signal_cause", "supervise"]
 
 KilledBy = Literal["wall", "cpu", "memory", "output", "file_size", "signal"]
 
@@ -50,7 +50,7 @@ def _open_pidfd(pid: int) -> int | None:
     return fd
 
 
-def _signal_cause(returncode: int, limits: Limits) -> KilledBy | None:
+def signal_cause(returncode: int, limits: Limits) -> KilledBy | None:
     # A shell reports a child killed by signal N as exit status 128 + N.
     if returncode == 128 + signal.SIGXCPU and limits.cpu_s is not None:
         return "cpu"
@@ -69,8 +69,24 @@ def _signal_cause(returncode: int, limits: Limits) -> KilledBy | None:
     return "signal"
 
 
+def memory_exhausted(stderr: str, limits: Limits) -> bool:
+    """Whether a failed run ended on a ``MemoryError`` under an address-space limit.
+
+    Python reports allocations refused by ``RLIMIT_AS`` as ``MemoryError``; the last lines of
+    stderr are read only to label the cause, never to grade a test.
+    """
+    if limits.memory_bytes is None:
+        return False
+    tail = stderr.rstrip().splitlines()[-3:]
+    return any(line.startswith("MemoryError") for line in tail)
+
+
 def _start(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], preexec: Callable[[], None] | None
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    preexec: Callable[[], None] | None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes] | str:
     if not argv:
         return "empty command"
@@ -88,6 +104,7 @@ def _start(
             # Only precomputed setrlimit calls run there (see make_preexec): thread-safe.
             preexec_fn=preexec,  # noqa: PLW1509
             close_fds=True,
+            pass_fds=tuple(pass_fds),
         )
     except FileNotFoundError:
         return f"command not found: {argv[0]}"
@@ -203,6 +220,7 @@ def supervise(
     env: Mapping[str, str],
     limits: Limits,
     preexec: Callable[[], None] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> ProcessResult:
     """Run ``argv`` in a new session and return what it did; never raises for the command's sake.
 
@@ -213,7 +231,7 @@ def supervise(
     (``KeyboardInterrupt``) the group is killed before the exception propagates.
     """
     start = time.monotonic()
-    started = _start(argv, cwd, env, preexec)
+    started = _start(argv, cwd, env, preexec, pass_fds)
     if isinstance(started, str):
         return ProcessResult(argv=tuple(argv), exit_code=None, error=started)
     sup = _Supervisor(started, limits)
@@ -227,7 +245,9 @@ def supervise(
     returncode = sup.proc.returncode
     killed_by = sup.killed_by
     if killed_by is None and returncode is not None:
-        killed_by = _signal_cause(returncode, limits)
+        killed_by = signal_cause(returncode, limits)
+    if killed_by is None and returncode and memory_exhausted(sup.err.text(), limits):
+        killed_by = "memory"
     return ProcessResult(
         argv=tuple(argv),
         exit_code=returncode,

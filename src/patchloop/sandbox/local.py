@@ -7,13 +7,19 @@ output caps that SIGKILL the whole process group, and removal of every scratch t
 What it cannot enforce, and the ``bwrap`` sandbox does: network isolation, read-only views of
 the rest of the file system (``readable``/``writable`` are accepted and ignored here), a process
 limit that holds for root (root ignores ``RLIMIT_NPROC``), and killing a process that left the
-group with ``setsid`` (it survives the run; a pid namespace is needed to catch it).
+group with ``setsid`` in a cold run (it survives; a pid namespace is needed to catch it). Warm
+runs (:meth:`LocalSandbox.warm_python`) do catch those: their server is a child subreaper.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import subprocess
 import tempfile
+import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,16 +27,21 @@ from pathlib import Path
 from patchloop.domain import Limits, ProcessResult
 from patchloop.errors import InfrastructureError
 from patchloop.sandbox._fs import (
+    claim,
     copy_tree,
     is_no_space,
     make_temp_dir,
+    reap_stale,
     remove_tree,
     scratch_root,
 )
 from patchloop.sandbox._limits import clean_env, make_preexec, rlimit_table
 from patchloop.sandbox._process import supervise
+from patchloop.sandbox.warm import Owned, WarmPython, server_script
 
 __all__ = ["LocalSandbox"]
+
+log = logging.getLogger("patchloop.sandbox")
 
 
 class LocalSandbox:
@@ -45,6 +56,10 @@ class LocalSandbox:
 
     def __init__(self, *, tmp_root: Path | None = None) -> None:
         self.tmp_root = tmp_root
+        self._lock = threading.Lock()
+        self._servers: dict[tuple[object, ...], _LocalWarm] = {}
+        self._owned = Owned()
+        self._finalizer = weakref.finalize(self, self._owned.release)
 
     @contextmanager
     def workspace(self, template: Path) -> Iterator[Path]:
@@ -98,8 +113,12 @@ class LocalSandbox:
         env: Mapping[str, str] | None = None,
         readable: Sequence[Path] = (),
         writable: Sequence[Path] = (),
+        pass_fds: Sequence[int] = (),
     ) -> ProcessResult:
-        """Run ``argv`` in ``workdir`` under ``limits`` with a clean environment plus ``env``."""
+        """Run ``argv`` in ``workdir`` under ``limits`` with a clean environment plus ``env``.
+
+        ``pass_fds`` are inherited by the command at the same numbers (a report pipe).
+        """
         del readable, writable  # no file-system isolation here (see the module docstring)
         scratch = make_temp_dir("run", self.tmp_root)
         try:
@@ -113,6 +132,121 @@ class LocalSandbox:
                 env=full_env,
                 limits=limits,
                 preexec=make_preexec(rlimit_table(limits)),
+                pass_fds=pass_fds,
+            )
+        finally:
+            remove_tree(scratch)
+
+    # ------------------------------------------------------------------ warm runs
+
+    def warm_python(
+        self,
+        python: str,
+        preload: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        readable: Sequence[Path] = (),
+    ) -> _LocalWarm | None:
+        """A fork server of ``python`` that imported ``preload``; kept and reused per arguments.
+
+        Each run is a child in its own session; afterwards its group and every process that
+        left it (re-parented to the server, a child subreaper) are killed. ``None`` when no
+        server can be started.
+        """
+        del readable
+        key = (python, tuple(preload), tuple(sorted((env or {}).items())))
+        with self._lock:
+            warm = self._servers.get(key)
+        if warm is not None and warm.server.alive:
+            return warm
+        if warm is not None:
+            warm.server.close()
+        scratch = self._server_dir()
+        script = server_script(scratch)
+        home, tmp = scratch / "home", scratch / "tmp"
+        home.mkdir(exist_ok=True)
+        tmp.mkdir(exist_ok=True)
+        full_env = clean_env(path=os.environ.get("PATH"), home=home, tmp=tmp, extra=env)
+
+        def popen(fd: int) -> subprocess.Popen[bytes]:
+            argv = [
+                python,
+                str(script),
+                "--control",
+                str(fd),
+                "--preload",
+                json.dumps(list(preload)),
+            ]
+            with open(scratch / "server.log", "ab") as log:
+                return subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    cwd=scratch,
+                    env=full_env,
+                    start_new_session=True,
+                    close_fds=True,
+                    pass_fds=(fd,),
+                )
+
+        try:
+            server = WarmPython(popen, python=python)
+        except OSError as exc:
+            log.warning("no warm interpreter: %s", exc)
+            return None
+        if not server.alive:
+            log.warning("no warm interpreter: %s", server.dead)
+            return None
+        self._owned.add_server(server)
+        warm = _LocalWarm(self, server)
+        with self._lock:
+            self._servers[key] = warm
+        return warm
+
+    def _server_dir(self) -> Path:
+        directory = make_temp_dir("srv", self.tmp_root)
+        claim(directory)
+        self._owned.add_path(directory)
+        reap_stale(directory.parent, "srv")
+        return directory
+
+    def close(self) -> None:
+        """Stop warm interpreters and remove their scratch directories."""
+        with self._lock:
+            self._servers.clear()
+        self._owned.release()
+
+
+class _LocalWarm:
+    """Warm runs of a local fork server: a private ``HOME``/``TMPDIR`` per run."""
+
+    def __init__(self, sandbox: LocalSandbox, server: WarmPython) -> None:
+        self.sandbox = sandbox
+        self.server = server
+
+    def accepts(self, workdir: Path) -> bool:
+        """Any existing directory."""
+        return self.server.alive and Path(workdir).is_dir()
+
+    def run(
+        self,
+        args: Sequence[str],
+        workdir: Path,
+        *,
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> ProcessResult:
+        """``python ARGS`` in ``workdir`` (in place, as :meth:`LocalSandbox.run`)."""
+        scratch = make_temp_dir("run", self.sandbox.tmp_root)
+        try:
+            home, tmp = scratch / "home", scratch / "tmp"
+            home.mkdir()
+            tmp.mkdir()
+            full_env = clean_env(path=os.environ.get("PATH"), home=home, tmp=tmp, extra=env)
+            return self.server.run(
+                args, cwd=Path(workdir), env=full_env, limits=limits, pass_fds=pass_fds
             )
         finally:
             remove_tree(scratch)
