@@ -14,15 +14,17 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from patchloop.config import ModelSettings
+from patchloop.context.tokens import estimate_tokens
+from patchloop.domain import Capabilities
 from patchloop.errors import BadOutput, ModelError, ModelTimeout, ModelUnavailable, RateLimited
 from patchloop.models._errors import error_for_status
 
-__all__ = ["HttpCore", "api_key", "key_hint"]
+__all__ = ["HttpBackend", "HttpCore", "api_key", "key_hint"]
 
 log = logging.getLogger("patchloop.models")
 
@@ -170,3 +172,43 @@ def decode_json(resp: httpx.Response) -> Any:
             f"{resp.request.url} answered {resp.status_code} with a non-JSON body: {head!r}",
             hint="check that the URL points at the server's API",
         ) from exc
+
+
+class HttpBackend:
+    """What every HTTP model backend shares: its name, capabilities, client and retries."""
+
+    _name: str
+    _capabilities: Capabilities
+    _http: HttpCore
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r})"
+
+    @property
+    def name(self) -> str:
+        """The spec this model was built from."""
+        return self._name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The declared capabilities, or what ``models check`` measured."""
+        return self._capabilities
+
+    @property
+    def retries(self) -> int:
+        """Retries spent so far (429, 5xx, timeouts, connection errors)."""
+        return self._http.retries
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def count_tokens(self, text: str) -> int:
+        """The documented estimate of :func:`patchloop.context.tokens.estimate_tokens`."""
+        return estimate_tokens(text)

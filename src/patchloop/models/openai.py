@@ -17,7 +17,7 @@ from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
 from patchloop.domain import Capabilities, Completion, CompletionRequest, Usage
 from patchloop.errors import BadOutput, UsageError
-from patchloop.models._http import HttpCore, Sleep, api_key
+from patchloop.models._http import HttpBackend, HttpCore, Sleep, api_key
 from patchloop.models.profiles import PROFILES, ServerProfile, profile_for
 from patchloop.models.spec import ModelSpec
 
@@ -38,7 +38,7 @@ def normalize_base_url(target: str) -> str:
     return base if parts.path.strip("/") else base + "/v1"
 
 
-class OpenAIModel:
+class OpenAIModel(HttpBackend):
     """A model served behind ``POST {base}/chat/completions``."""
 
     def __init__(
@@ -63,38 +63,6 @@ class OpenAIModel:
         self._http = HttpCore(
             self.base_url, self.settings, key=key, sleep=sleep, transport=transport
         )
-
-    def __repr__(self) -> str:
-        return f"OpenAIModel({self._name!r})"
-
-    @property
-    def name(self) -> str:
-        """The spec this model was built from."""
-        return self._name
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """The profile's capabilities, or what ``models check`` measured."""
-        return self._capabilities
-
-    @property
-    def retries(self) -> int:
-        """Retries spent so far (429, 5xx, timeouts, connection errors)."""
-        return self._http.retries
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._http.close()
-
-    def __enter__(self) -> OpenAIModel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def count_tokens(self, text: str) -> int:
-        """The documented estimate of :func:`patchloop.context.tokens.estimate_tokens`."""
-        return estimate_tokens(text)
 
     # ------------------------------------------------------------------ discovery
 

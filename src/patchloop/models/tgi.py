@@ -20,7 +20,7 @@ from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
 from patchloop.domain import Capabilities, Completion, CompletionRequest, OutputContract, Usage
 from patchloop.errors import BadOutput
-from patchloop.models._http import HttpCore, Sleep, api_key, decode_json
+from patchloop.models._http import HttpBackend, HttpCore, Sleep, api_key, decode_json
 from patchloop.models._render import render_plain
 from patchloop.models.openai import normalize_base_url
 from patchloop.models.spec import ModelSpec
@@ -48,7 +48,7 @@ def grammar_for(contract: OutputContract | None) -> dict[str, Any] | None:
     return None
 
 
-class TGIModel:
+class TGIModel(HttpBackend):
     """A model served by TGI's ``/generate``."""
 
     def __init__(
@@ -73,38 +73,6 @@ class TGIModel:
         )
         #: Whether ``/chat_tokenize`` exists: ``None`` until the first request finds out.
         self.chat_template: bool | None = None
-
-    def __repr__(self) -> str:
-        return f"TGIModel({self._name!r})"
-
-    @property
-    def name(self) -> str:
-        """The spec this model was built from."""
-        return self._name
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """TGI's capabilities, or what ``models check`` measured."""
-        return self._capabilities
-
-    @property
-    def retries(self) -> int:
-        """Retries spent so far."""
-        return self._http.retries
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._http.close()
-
-    def __enter__(self) -> TGIModel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def count_tokens(self, text: str) -> int:
-        """The documented estimate of :func:`patchloop.context.tokens.estimate_tokens`."""
-        return estimate_tokens(text)
 
     def health(self) -> str:
         """``ok`` when ``GET /health`` answers 2xx; raises otherwise."""
