@@ -24,6 +24,7 @@ __all__ = [
     "Config",
     "ContextSettings",
     "FixerSettings",
+    "IndexSettings",
     "IntentPolicy",
     "ModelSettings",
     "ResolvedConfig",
@@ -79,8 +80,11 @@ class ContextSettings(Section):
 
     max_tokens: int = 24_000
     """Prompt budget in tokens (repository context, task and history together)."""
-    retrieval_k: int = 8
-    """Retriever hits considered for the repository context."""
+    retriever: Literal["lexical", "hybrid", "none"] = "lexical"
+    """Code index searched with the task's words: BM25 and repo map (``lexical``), plus
+    embeddings once ``patchloop index`` computed them (``hybrid``), or ``none``."""
+    retrieval_k: int = 30
+    """Retriever hits fused into the localization that chooses the repository context."""
     max_file_tokens: int = 6_000
     """A file larger than this is shown as its relevant functions only."""
     coverage_max_s: float = 120.0
@@ -185,6 +189,14 @@ class RouteSettings(Section):
     """Per-intent overrides of the built-in policies, e.g. ``[route.intents.question]``."""
 
 
+class IndexSettings(Section):
+    """The code index (``patchloop index``, ``search``, retrieval during repairs)."""
+
+    dir: str | None = None
+    """Index store, shared by all repositories; default ``$XDG_CACHE_HOME/patchloop/index``.
+    The index reads ``PATCHLOOP_INDEX__DIR`` itself too."""
+
+
 class Config(Section):
     """Resolved configuration of a run."""
 
@@ -208,6 +220,7 @@ class Config(Section):
     fixers: FixerSettings = FixerSettings()
     sandbox: SandboxSettings = SandboxSettings()
     route: RouteSettings = RouteSettings()
+    index: IndexSettings = IndexSettings()
 
 
 class ResolvedConfig(BaseModel):

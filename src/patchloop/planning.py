@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patchloop.config import Config
@@ -12,7 +14,7 @@ from patchloop.context.layout import PromptLayout, Turn
 from patchloop.context.select import choose_files
 from patchloop.domain import Location, Plan, TierPlan
 from patchloop.errors import PatchloopError, UsageError
-from patchloop.protocols import Model
+from patchloop.protocols import Model, Retriever
 from patchloop.session import RunSession
 from patchloop.tiers import FixerTier, ModelTier, Tier
 from patchloop.verify.feedback import render_failures
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from patchloop.localize import CoverageMap
 
 __all__ = ["build_models", "build_tiers", "default_plan"]
+
+#: What the lexical code index needs at run time (the ``index`` extra).
+INDEX_MODULES = ("bm25s", "tree_sitter_language_pack")
 
 NO_MODEL_HINT = (
     "pass --model KIND:TARGET[#MODEL] (e.g. openai:http://127.0.0.1:8000/v1#qwen2.5-coder-7b) "
@@ -111,6 +116,30 @@ def spectrum(run: RunSession) -> CoverageMap | None:
         run.spend("coverage", elapsed)
 
 
+def open_retriever(run: RunSession) -> Retriever | None:
+    """The code index over the project, when the task has words to search for and the index
+    extra is installed (``context.retriever`` chooses lexical, hybrid or none)."""
+    kind = run.config.context.retriever
+    if kind == "none" or not run.task.description.strip():
+        return None
+    missing = [m for m in INDEX_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        run.emit("localize.note", f"no code index: install patchloop[index] ({missing[0]})")
+        return None
+    from patchloop import index
+
+    try:
+        store = run.config.index.dir
+        return index.open_retriever(
+            Path(run.snapshot.info.root),
+            dense=kind == "hybrid",
+            store_dir=Path(store) if store else None,
+        )
+    except PatchloopError as exc:
+        run.emit("localize.note", f"no code index: {exc.message}")
+        return None
+
+
 def localize(run: RunSession) -> list[Location]:
     """Suspicious locations outside test files, most suspicious first."""
     from patchloop.localize import FusedLocalizer
@@ -118,7 +147,10 @@ def localize(run: RunSession) -> list[Location]:
     assert run.baseline_report is not None
     run.coverage = spectrum(run)
     t0 = time.monotonic()
-    localizer = FusedLocalizer(coverage=run.coverage)
+    retriever = open_retriever(run)
+    localizer = FusedLocalizer(
+        coverage=run.coverage, retriever=retriever, retrieval_k=run.config.context.retrieval_k
+    )
     found = localizer.localize(run.task, run.baseline_report, run.snapshot.template, k=50)
     locations = [loc for loc in found if not is_test_path(loc.path)]
     run.spend("localize", time.monotonic() - t0)

@@ -22,9 +22,20 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from patchloop.cli import config_cmd, fix, models_cmd, route_cmd, runs
+    from patchloop.cli import (
+        config_cmd,
+        fix,
+        index_cmd,
+        localize_cmd,
+        models_cmd,
+        route_cmd,
+        runs,
+    )
 
     app.command("fix")(fix.fix)
+    app.command("localize")(localize_cmd.localize)
+    app.command("search")(index_cmd.search)
+    app.add_typer(index_cmd.app, name="index")
     app.add_typer(route_cmd.app, name="route")
     app.add_typer(runs.app, name="runs")
     app.add_typer(models_cmd.app, name="models")
