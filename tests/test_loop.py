@@ -216,3 +216,18 @@ def test_replay_reaches_the_same_result(calc_repo: Path) -> None:
     assert result.replay.replay_of == record.id
     assert result.replay.diff == record.diff
     assert [a.status for a in result.replay.attempts] == ["parse_error", "tests_failed", "verified"]
+
+
+def test_a_suite_slower_than_the_timeout_is_an_infrastructure_error(
+    repo_factory: Any,
+) -> None:
+    from patchloop.config import TestSettings
+    from patchloop.errors import InfrastructureError
+
+    repo = repo_factory(
+        "slow",
+        {"test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(60)\n"},
+    )
+    slow = config(tests=TestSettings(timeout=2, per_test_timeout=120))
+    with pytest.raises(InfrastructureError, match="did not finish within 2s"):
+        repair(Task(repo=repo), slow, models=[ScriptedModel([FIX_REPLY], name="scripted:a")])

@@ -97,7 +97,12 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
         try:
             tier.propose(draft)
             patch = run.check(draft)
-            verdict = run.verify(patch, fail_fast=tier.fail_fast, want_feedback=not tier.fail_fast)
+            verdict = run.verify(
+                patch,
+                fail_fast=tier.fail_fast,
+                want_feedback=not tier.fail_fast,
+                deadline=tier_deadline,
+            )
             if verdict.green:
                 status = "verified"
                 return "verified"

@@ -38,6 +38,7 @@ from patchloop.domain import (
 from patchloop.edits import get_format
 from patchloop.errors import (
     ApplyError,
+    BudgetExceeded,
     EditError,
     GuardError,
     InfrastructureError,
@@ -220,6 +221,16 @@ class RunSession:
         self.sandbox_s += elapsed
         self.baseline_report = report
         self.writer.baseline(report)
+        if report.status == "timeout" and not report.outcomes:
+            if time.monotonic() >= self.deadline:
+                raise BudgetExceeded(
+                    f"the run's time budget ({self.config.timeout:g}s) ran out during the baseline",
+                    hint="raise --timeout",
+                )
+            raise InfrastructureError(
+                f"the test suite did not finish within {self.config.tests.timeout:g}s",
+                hint="raise tests.timeout (PATCHLOOP_TESTS__TIMEOUT), or name the failing tests",
+            )
         if report.status == "no_report":
             raise InfrastructureError(
                 "the test command produced no test report: " + _process_summary(report),
@@ -293,13 +304,25 @@ class RunSession:
         finally:
             proposal.timings["apply"] = time.monotonic() - t0
 
-    def verify(self, patch: Patch, *, fail_fast: bool, want_feedback: bool) -> Verdict:
-        """Failing tests first; when they pass, the tests that passed at baseline."""
+    def verify(
+        self,
+        patch: Patch,
+        *,
+        fail_fast: bool,
+        want_feedback: bool,
+        deadline: float | None = None,
+    ) -> Verdict:
+        """Failing tests first; when they pass, the tests that passed at baseline.
+
+        ``deadline`` (a ``time.monotonic()`` value) bounds the test runs, e.g. a tier's end.
+        """
         t0 = time.monotonic()
         budget = self.config.tests
         base = self.baseline_report.duration_s if self.baseline_report else budget.timeout
         # A candidate may loop forever; give it a few times the baseline, not the full timeout.
         wall = min(budget.timeout, 10.0 + 5.0 * base)
+        if deadline is not None:
+            wall = max(1.0, min(wall, deadline - t0))
         runner = self.runner(wall_s=wall, per_test_timeout=budget.per_test_timeout)
         verdict = Verdict(green=False, failing=(), feedback="")
         plan = self.verification_plan

@@ -24,6 +24,7 @@ app = typer.Typer(
 def _register() -> None:
     from patchloop.cli import (
         config_cmd,
+        eval_cmd,
         fix,
         index_cmd,
         localize_cmd,
@@ -34,6 +35,7 @@ def _register() -> None:
 
     app.command("fix")(fix.fix)
     app.command("localize")(localize_cmd.localize)
+    app.command("eval")(eval_cmd.eval_suite)
     app.command("search")(index_cmd.search)
     app.add_typer(index_cmd.app, name="index")
     app.add_typer(route_cmd.app, name="route")

@@ -100,7 +100,7 @@ def fix(
     ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help="Model spec KIND:TARGET[#MODEL], cheapest first."),
+        typer.Option("--model", help="Model spec KIND:TARGET\\[#MODEL], cheapest first."),
     ] = None,
     edit_format: Annotated[str | None, typer.Option(help="search-replace, json or udiff.")] = None,
     max_iterations: Annotated[int | None, typer.Option(help="Model calls per model tier.")] = None,

@@ -1,0 +1,1 @@
+"""Repair templates, one module per bug kind; :mod:`patchloop.fixers.catalogue` lists them."""
