@@ -163,6 +163,17 @@ def localize(run: RunSession) -> list[Location]:
     return locations
 
 
+def suspicious_lines(run: RunSession, k: int = 30) -> list[Location]:
+    """The most suspicious single lines by SBFL: inside a located function they tell the
+    model-free tier where to mutate first."""
+    if run.coverage is None:
+        return []
+    from patchloop.localize import ochiai
+
+    lines = ochiai(run.coverage, run.targets, root=run.snapshot.template, level="line")
+    return [loc for loc in lines if not is_test_path(loc.path)][:k]
+
+
 def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> PromptLayout:
     assert run.baseline_report is not None
     t0 = time.monotonic()
@@ -222,7 +233,8 @@ def build_tiers(
             from patchloop.fixers import get_fixer
 
             fixer = get_fixer("default")
-            yield FixerTier(tier_plan, fixer, run.task, locations, run.snapshot.template)
+            spots = [*locations, *suspicious_lines(run)]
+            yield FixerTier(tier_plan, fixer, run.task, spots, run.snapshot.template)
             continue
         model = by_name[tier_plan.name]
         yield ModelTier(

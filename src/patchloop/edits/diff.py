@@ -21,6 +21,71 @@ def split_lines(text: str) -> list[str]:
     return lines if lines[-1] else lines[:-1]
 
 
+CONTEXT = 3
+
+Opcode = tuple[str, int, int, int, int]
+
+
+class _TrimmedMatcher(difflib.SequenceMatcher[str]):
+    """Matches only what lies between the unchanged head and tail of two line lists.
+
+    difflib is quadratic in the worst case and a one-line fix leaves most of a file alone;
+    the head and tail are reported as equal runs, so hunks keep their full context.
+    """
+
+    def __init__(self, a: list[str], b: list[str]) -> None:
+        limit = min(len(a), len(b))
+        head = 0
+        while head < limit and a[head] == b[head]:
+            head += 1
+        tail = 0
+        while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
+            tail += 1
+        super().__init__(None, a[head : len(a) - tail], b[head : len(b) - tail])
+        self.full = (a, b, head, tail)
+
+    def get_opcodes(self) -> list[Opcode]:
+        a, b, head, tail = self.full
+        codes: list[Opcode] = [("equal", 0, head, 0, head)]
+        codes += [
+            (t, i1 + head, i2 + head, j1 + head, j2 + head)
+            for t, i1, i2, j1, j2 in super().get_opcodes()
+        ]
+        codes.append(("equal", len(a) - tail, len(a), len(b) - tail, len(b)))
+        merged: list[Opcode] = []
+        for code in codes:
+            if code[1] == code[2] and code[3] == code[4]:
+                continue
+            if merged and code[0] == "equal" == merged[-1][0]:
+                merged[-1] = ("equal", merged[-1][1], code[2], merged[-1][3], code[4])
+            else:
+                merged.append(code)
+        return merged
+
+
+def _range(start: int, stop: int) -> str:
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start if length == 0 else start + 1},{length}"
+
+
+def _hunks(a: list[str], b: list[str]) -> list[str]:
+    out: list[str] = []
+    for group in _TrimmedMatcher(a, b).get_grouped_opcodes(CONTEXT):
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [" " + line for line in a[i1:i2]]
+                continue
+            if tag in ("replace", "delete"):
+                out += ["-" + line for line in a[i1:i2]]
+            if tag in ("replace", "insert"):
+                out += ["+" + line for line in b[j1:j2]]
+    return out
+
+
 def _file_diff(change: FileChange) -> str:
     before = change.before or ""
     after = change.after or ""
@@ -33,17 +98,9 @@ def _file_diff(change: FileChange) -> str:
         header.append("new file mode 100644\n")
     elif change.after is None:
         header.append("deleted file mode 100644\n")
-    lines = list(
-        difflib.unified_diff(
-            split_lines(before),
-            split_lines(after),
-            fromfile=old_name,
-            tofile=new_name,
-            n=3,
-        )
-    )
-    out: list[str] = []
-    for line in lines:
+    hunks = _hunks(split_lines(before), split_lines(after))
+    out: list[str] = [f"--- {old_name}\n", f"+++ {new_name}\n"] if hunks else []
+    for line in hunks:
         out.append(line)
         if not line.endswith("\n"):
             # Same marker as git, so `git apply` and `patch` accept the diff.
