@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Literal
 
 from patchloop.domain import FileChange, Patch
 
@@ -23,7 +24,7 @@ def split_lines(text: str) -> list[str]:
 
 CONTEXT = 3
 
-Opcode = tuple[str, int, int, int, int]
+Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
 
 
 class _TrimmedMatcher(difflib.SequenceMatcher[str]):
