@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from patchloop.config import Config, FixerSettings
+from patchloop.config import Config, FixerSettings, TestSettings
 from patchloop.domain import Task
 from patchloop.errors import UsageError
 from patchloop.loop import repair
@@ -117,6 +117,19 @@ def test_token_budget_stops_the_run(calc_repo: Path) -> None:
     record, _ = run(calc_repo, [WRONG_REPLY, WRONG_REPLY, FIX_REPLY], max_tokens=100)
     assert record.stop_reason == "tokens"
     assert len(record.attempts) == 1
+
+
+def test_time_budget_stops_the_run(calc_repo: Path) -> None:
+    # Each wrong patch makes the failing test take over a second (distinct patches, so none
+    # is answered from the result cache): a 10 s budget ends well before 50 replies.
+    slow = "return __import__('time').sleep(1.2) or value + 0 * {}"
+    wrong = [FIX_REPLY.replace("return high", slow.format(i)) for i in range(50)]
+    tests = TestSettings(flake_runs=1)
+    record, model = run(calc_repo, wrong, max_iterations=50, timeout=10.0, tests=tests)
+    assert record.status == "not_fixed"
+    assert record.stop_reason == "time"
+    assert 1 <= len(record.attempts) < 50
+    assert len(model.history) == len(record.attempts)
 
 
 def test_test_editing_patch_is_rejected(calc_repo: Path) -> None:

@@ -48,26 +48,26 @@ class Section(BaseModel):
 class ModelSettings(Section):
     """How model backends are called."""
 
-    temperature: float = 0.0
+    temperature: float = Field(default=0.0, ge=0.0)
     """Sampling temperature for edit requests."""
-    max_output_tokens: int = 4096
+    max_output_tokens: int = Field(default=4096, ge=1)
     """Cap on generated tokens per request."""
-    request_timeout: float = 300.0
+    request_timeout: float = Field(default=300.0, gt=0)
     """Seconds to wait for one completion before it counts as a timeout."""
-    retries: int = 3
+    retries: int = Field(default=3, ge=0)
     """Retries of a retryable failure (429, 5xx, timeouts, connection errors)."""
-    backoff_s: float = 1.0
+    backoff_s: float = Field(default=1.0, ge=0)
     """First backoff delay; doubles per retry with jitter, unless the server sends Retry-After."""
-    max_backoff_s: float = 30.0
+    max_backoff_s: float = Field(default=30.0, ge=0)
     """Longest single wait between retries."""
     api_key_env: str = "OPENAI_API_KEY"
     """Variable holding the API key for ``openai:`` specs; ``PATCHLOOP_API_KEY`` applies to
     every HTTP kind and wins."""
     adapter: str | None = None
     """LoRA adapter to request, where the backend supports adapters."""
-    n_ctx: int | None = None
+    n_ctx: int | None = Field(default=None, ge=1)
     """Context size of an embedded (``llamacpp:``) model; default: its training context."""
-    n_threads: int | None = None
+    n_threads: int | None = Field(default=None, ge=1)
     """CPU threads of an embedded model; default: llama.cpp's choice."""
     seed: int | None = None
     """Sampling seed of an embedded model."""
@@ -78,16 +78,19 @@ class ModelSettings(Section):
 class ContextSettings(Section):
     """How prompts are built."""
 
-    max_tokens: int = 24_000
+    max_tokens: int = Field(default=24_000, ge=1)
     """Prompt budget in tokens (repository context, task and history together)."""
     retriever: Literal["lexical", "hybrid", "none"] = "lexical"
     """Code index searched with the task's words: BM25 and repo map (``lexical``), plus
     embeddings once ``patchloop index`` computed them (``hybrid``), or ``none``."""
-    retrieval_k: int = 30
+    retrieval_k: int = Field(default=30, ge=0)
     """Retriever hits fused into the localization that chooses the repository context."""
-    max_file_tokens: int = 6_000
+    max_file_tokens: int = Field(default=6_000, ge=1)
     """A file larger than this is shown as its relevant functions only."""
-    coverage_max_s: float = 120.0
+    repo_map_tokens: int = Field(default=1024, ge=0)
+    """Token budget of the repository map in the prompt's prefix (at most 1/8 of
+    ``max_tokens``); 0 leaves the map out."""
+    coverage_max_s: float = Field(default=120.0, ge=0)
     """Record per-test coverage for localization when the baseline suite ran faster than this."""
 
 
@@ -98,11 +101,11 @@ class TestSettings(Section):
 
     cmd: str = "python -m pytest"
     """Test command, split with shell rules; a leading ``python`` is the harness's interpreter."""
-    timeout: float = 300.0
+    timeout: float = Field(default=300.0, gt=0)
     """Wall-clock seconds for one test run; the process tree is killed after it."""
-    per_test_timeout: float = 30.0
+    per_test_timeout: float = Field(default=30.0, gt=0)
     """Seconds one test may run before it is stopped and counted as a timeout (0 disables)."""
-    output_bytes: int = 4 * 1024 * 1024
+    output_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     """Captured output per stream; the run is stopped past it, keeping head and tail."""
     regressions: bool = True
     """After the failing tests pass, also run the tests that passed at baseline."""
@@ -112,7 +115,7 @@ class TestSettings(Section):
     """Let pytest auto-load installed plugins; false sets PYTEST_DISABLE_PLUGIN_AUTOLOAD."""
     plugins: tuple[str, ...] = ()
     """Plugins to load with ``-p`` (needed when ``plugin_autoload`` is false)."""
-    flake_runs: int = 3
+    flake_runs: int = Field(default=3, ge=1)
     """Baseline runs compared to find flaky tests (1 disables the check)."""
     full_suite: bool = False
     """Run every regression test for every patch (no coverage-based selection, no cache)."""
@@ -123,9 +126,9 @@ class FixerSettings(Section):
 
     enabled: bool = True
     """Try model-free repair templates before any model."""
-    max_candidates: int = 300
+    max_candidates: int = Field(default=300, ge=0)
     """Candidate patches to verify at most."""
-    max_seconds: float = 120.0
+    max_seconds: float = Field(default=120.0, gt=0)
     """Seconds the tier may spend."""
 
 
@@ -134,11 +137,11 @@ class SandboxSettings(Section):
 
     kind: str = "auto"
     """``auto`` (bubblewrap when available, else local), ``local``, ``bwrap``, or a dotted path."""
-    memory_mb: int | None = 4096
+    memory_mb: int | None = Field(default=4096, ge=1)
     """Address-space limit per process in MiB."""
-    cpu_s: int | None = None
+    cpu_s: int | None = Field(default=None, ge=1)
     """CPU seconds per process; ``None`` leaves only the wall clock."""
-    processes: int | None = 512
+    processes: int | None = Field(default=512, ge=1)
     """Processes the sandboxed user may have."""
 
 
@@ -204,11 +207,11 @@ class Config(Section):
     """Model specs ``KIND:TARGET[#MODEL]``, cheapest first; empty runs the model-free tier only."""
     edit_format: str = "search-replace"
     """``search-replace``, ``json`` or ``udiff``."""
-    max_iterations: int = 5
+    max_iterations: int = Field(default=5, ge=1)
     """Model calls per model tier."""
-    max_tokens: int = 500_000
+    max_tokens: int = Field(default=500_000, ge=1)
     """Prompt plus completion tokens for the whole run."""
-    timeout: float = 1800.0
+    timeout: float = Field(default=1800.0, gt=0)
     """Wall-clock seconds for the whole run."""
     allow_test_edits: bool = False
     """Let patches change test files, ``conftest.py`` and test configuration."""

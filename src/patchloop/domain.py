@@ -115,6 +115,9 @@ class CompletionRequest(Frozen):
     """LoRA adapter to apply, where the backend supports adapters."""
     cache_key: str | None = None
     """Stable key for prefix-cache routing (same for every iteration of one run)."""
+    timeout_s: float | None = None
+    """Seconds left for this completion, retries included (the run's or tier's deadline);
+    backends cap their own request timeout at it and do not retry past it."""
 
 
 class Usage(Frozen):
@@ -395,6 +398,7 @@ AttemptStatus = Literal[
     "empty_patch",
     "model_error",
     "infra_error",
+    "interrupted",
 ]
 FeedbackKind = Literal["parse", "apply", "unsafe", "guard", "empty", "tests", "model", "infra"]
 
@@ -498,6 +502,8 @@ class RunRecord(Frozen):
     replay_of: str | None = None
     plan: Plan | None = None
     """The tiers the run planned, with the intent that shaped them."""
+    flaky: tuple[str, ...] = ()
+    """Tests whose outcome varied over the baseline runs; they count for nothing."""
 
     @property
     def verified(self) -> bool:

@@ -12,7 +12,7 @@ from patchloop.errors import BadOutput, ModelError, NothingToFix, PatchloopError
 from patchloop.planning import build_models, build_tiers, default_plan
 from patchloop.protocols import Model
 from patchloop.repo.snapshot import Snapshot, locate, take_snapshot
-from patchloop.session import EventSink, RunSession, classify
+from patchloop.session import EventSink, RunSession, classify, normalize_test_id
 from patchloop.store import RunStore, new_run_id
 from patchloop.tiers import Proposal, Tier, TierExhausted
 
@@ -36,6 +36,10 @@ def repair(
     scripted models); ``snapshot`` replaces snapshotting ``task.repo`` and ``plan`` replaces
     routing (replay).
     """
+    if task.tests:
+        task = task.model_copy(
+            update={"tests": tuple(normalize_test_id(t, task.repo) for t in task.tests)}
+        )
     chosen = list(models) if models is not None else build_models(config)
     default_plan(config, [m.name for m in chosen])  # fail on a plan with no tiers before any work
     snap = snapshot or take_snapshot(locate(task.repo))
@@ -89,10 +93,11 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
         if tier_deadline is not None and time.monotonic() >= tier_deadline:
             return "tier_time"
         iteration += 1
-        draft = Proposal(tier=tier.name)
+        draft = Proposal(tier=tier.name, deadline=min(run.deadline, tier_deadline or run.deadline))
         verdict = None
         feedback: Feedback | None = None
-        status: AttemptStatus = "tests_failed"
+        # What the record says if something outside the error tree (Ctrl-C) ends the attempt.
+        status: AttemptStatus = "interrupted"
         error = ""
         try:
             tier.propose(draft)
@@ -106,6 +111,7 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
             if verdict.green:
                 status = "verified"
                 return "verified"
+            status = "tests_failed"
             feedback = Feedback(kind="tests", text=verdict.feedback)
         except TierExhausted:
             iteration -= 1
@@ -115,6 +121,9 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
             error = type(exc).__name__
             feedback = Feedback(kind=kind, text=getattr(exc, "feedback", str(exc)))
             if isinstance(exc, ModelError) and not isinstance(exc, BadOutput):
+                # A call cut off by the run's deadline ends the run on time, not on the model.
+                if stop := run.stop_reason():
+                    return stop
                 run.emit("tier.abort", str(exc), tier=tier.name)
                 return "model_error"
             if kind == "infra":

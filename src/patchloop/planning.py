@@ -178,25 +178,64 @@ def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> Pro
     assert run.baseline_report is not None
     t0 = time.monotonic()
     settings = run.config.context
+    # A model that knows its context window (``context_size``, optional on the Model seam)
+    # holds prompt and reply in it: the prompt budget leaves room for the reply (at most half
+    # the window) and for the chat template's tokens, which count_tokens does not see.
+    window = getattr(model, "context_size", None)
+    if isinstance(window, int) and window > 0:
+        reply = min(run.config.model.max_output_tokens, window // 2)
+        fits = max(1, window - reply - window // 32)
+        if fits < settings.max_tokens:
+            settings = settings.model_copy(update={"max_tokens": fits})
+    from patchloop.context.layout import SYSTEM_RULES
+    from patchloop.context.relocalize import FileSource
+    from patchloop.context.repomap import build_repo_map, repo_map_budget
+
+    failures = render_failures(run.baseline_report, run.targets, root=run.snapshot.template)
+    instructions = run.format.instructions()
+    # Files get three quarters of what the fixed sections leave; the rest is for the history.
+    fixed = sum(
+        model.count_tokens(text) for text in (SYSTEM_RULES, instructions, run.task.description)
+    )
+    fixed += model.count_tokens(failures) + repo_map_budget(settings)
     test_files = sorted({nodeid.split("::")[0] for nodeid in run.targets})
     files = choose_files(
         run.snapshot.template,
         locations=locations,
         test_files=test_files,
         count_tokens=model.count_tokens,
-        max_tokens=settings.max_tokens * 3 // 4,
+        max_tokens=max(0, settings.max_tokens - fixed) * 3 // 4,
         max_file_tokens=settings.max_file_tokens,
     )
+    repo_map = build_repo_map(
+        Path(run.snapshot.info.root),
+        run.snapshot.files,
+        shown=[f.path for f in files if not f.spans],
+        focus=f"{run.task.description}\n{failures}",
+        budget_tokens=repo_map_budget(settings),
+        store_dir=Path(run.config.index.dir) if run.config.index.dir else None,
+    )
+    if repo_map.note:
+        run.emit("context.note", repo_map.note)
     layout = PromptLayout(
-        instructions=run.format.instructions(),
+        instructions=instructions,
         files=files,
         task=run.task.description,
-        failures=render_failures(run.baseline_report, run.targets, root=run.snapshot.template),
+        failures=failures,
         count_tokens=model.count_tokens,
         max_tokens=settings.max_tokens,
+        repo_map=repo_map.text,
+        source=FileSource.of(
+            run.snapshot.template, run.snapshot.files, max_file_tokens=settings.max_file_tokens
+        ),
     )
     run.spend("context", time.monotonic() - t0)
-    run.emit("context", f"{len(files)} files in the prompt", files=len(files))
+    run.emit(
+        "context",
+        f"{len(files)} files in the prompt",
+        files=len(files),
+        repo_map_chars=len(repo_map.text),
+    )
     return layout
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchloop.config import Config
-from patchloop.domain import RunRecord
+from patchloop.domain import Plan, RunRecord
 from patchloop.errors import UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import Reply, ScriptedModel, ScriptedReply
@@ -17,7 +18,7 @@ from patchloop.repo.snapshot import Snapshot, restore_snapshot
 from patchloop.session import EventSink
 from patchloop.store import RunStore
 
-__all__ = ["ReplayResult", "replay_run"]
+__all__ = ["ReplayResult", "replay_plan", "replay_run"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,29 @@ def _scripted_models(store: RunStore, record: RunRecord) -> list[Model]:
             replies.append(ScriptedReply(raise_=kind, message="recorded failure"))
     names = list(dict.fromkeys(record.config.get("models", [])))
     return [ScriptedModel(tiers.get(name, []), name=name) for name in names]
+
+
+def replay_plan(record: RunRecord) -> Plan | None:
+    """The plan to replay ``record`` with: its own, with timed stops turned into counts.
+
+    A replay answers from recorded completions at once, so where the original stopped because
+    time ran out (the run's budget, or a tier's ``max_seconds``) it would go on. Such tiers are
+    held to the attempts they recorded, and when the run's time ran out, the tiers it never
+    reached are dropped.
+    """
+    plan = record.plan
+    if plan is None:
+        return None
+    counts = Counter(a.tier for a in record.attempts)
+    timed_out = record.stop_reason == "time"
+    reached = [i for i, t in enumerate(plan.tiers) if counts[t.name]]
+    end = (reached[-1] + 1 if reached else 0) if timed_out else len(plan.tiers)
+    tiers = []
+    for tier in plan.tiers[:end]:
+        held = (timed_out or tier.max_seconds is not None) and counts[tier.name]
+        update = {"max_iterations": counts[tier.name], "max_seconds": None} if held else {}
+        tiers.append(tier.model_copy(update=update))
+    return plan.model_copy(update={"tiers": tuple(tiers)})
 
 
 def _compare(a: RunRecord, b: RunRecord) -> tuple[str, ...]:
@@ -80,7 +104,7 @@ def replay_run(store: RunStore, run_id: str, *, on_event: EventSink | None = Non
             snapshot=snapshot,
             state_dir=store.state_dir,
             replay_of=original.id,
-            plan=original.plan,
+            plan=replay_plan(original),
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -6,6 +6,7 @@ delegates to.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from patchloop.errors import (
     ParseError,
     PatchloopError,
     UnsafeEdit,
+    UsageError,
 )
 from patchloop.protocols import EditFormat, Sandbox, TestRunner
 from patchloop.repo.snapshot import Snapshot, save_snapshot
@@ -123,9 +125,10 @@ class RunSession:
         self.started = time.monotonic()
         self.deadline = self.started + config.timeout
         self.on_event = on_event
-        self.writer: RunWriter = store.create(run_id)
+        # Resolve names first: a usage error must leave no run directory behind.
         self.format: EditFormat = get_format(config.edit_format)
         self.sandbox: Sandbox = get_sandbox(config.sandbox)
+        self.writer: RunWriter = store.create(run_id)
         self.attempts: list[Attempt] = []
         self.usage = Usage()
         self.timings: dict[str, float] = {}
@@ -239,13 +242,15 @@ class RunSession:
         failing = set(report.failing)
         if self.task.tests:
             outcomes = report.by_id()
+            _check_named_tests(self.task.tests, outcomes)
             self.targets = tuple(t for t in self.task.tests if not is_green(t, outcomes))
         else:
             self.targets = tuple(sorted(failing))
+        _check_importable(report, self.targets, self.snapshot.template)
         self.regressions = tuple(sorted(set(report.passing) - set(self.targets)))
-        if base.flakes.flaky:
+        flaky = set(base.flakes.flaky)
+        if flaky:
             # Flaky tests count neither for nor against a patch.
-            flaky = set(base.flakes.flaky)
             self.targets = tuple(t for t in self.targets if t not in flaky)
             self.regressions = tuple(t for t in self.regressions if t not in flaky)
             self.emit("baseline.flaky", ", ".join(sorted(flaky)), flaky=len(flaky))
@@ -257,6 +262,12 @@ class RunSession:
             targets=len(self.targets),
         )
         if not self.targets:
+            if flaky & failing:
+                raise NothingToFix(
+                    "the only failing tests are flaky (their outcome varied over "
+                    f"{self.config.tests.flake_runs} runs): {', '.join(sorted(flaky & failing))}; "
+                    "nothing a patch could verify"
+                )
             raise NothingToFix(
                 "all selected tests pass on the untouched snapshot; nothing to fix"
                 if self.task.tests or report.outcomes
@@ -468,6 +479,7 @@ class RunSession:
             error=error or None,
             replay_of=self.replay_of,
             plan=self.repair_plan,
+            flaky=self.flakes.flaky if self.flakes else (),
         )
 
     def checkpoint(self) -> None:
@@ -478,9 +490,75 @@ class RunSession:
         """Final record, written and returned."""
         record = self.record(status, stop_reason, error)
         self.writer.checkpoint(record)
+        if self._plan is not None:
+            try:
+                self._plan.cache.save(self.writer.directory / "test_cache.json")
+            except OSError as exc:
+                self.emit("record.warning", f"could not save the test result cache: {exc}")
         self.emit("run.end", stop_reason, status=status, attempts=len(self.attempts))
         self.writer.close()
         return record
+
+
+def normalize_test_id(nodeid: str, root: Path) -> str:
+    """A node id as pytest reports it: relative to ``root``, no ``./``, forward slashes."""
+    path, sep, rest = nodeid.partition("::")
+    path = path.replace("\\", "/")
+    if Path(path).is_absolute():
+        try:
+            path = Path(path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise UsageError(
+                f"test {nodeid!r} is outside the repository {root}",
+                hint="name tests relative to the project directory",
+            ) from None
+    while path.startswith("./"):
+        path = path[2:]
+    return path.rstrip("/") + sep + rest
+
+
+def _check_named_tests(named: tuple[str, ...], outcomes: dict[str, TestOutcome]) -> None:
+    """Every test the user named must be one the baseline collected (or a prefix of some)."""
+    unknown = [
+        t
+        for t in named
+        if t not in outcomes and not any(k.startswith((t + "::", t + "/")) for k in outcomes)
+    ]
+    if not unknown:
+        return
+    import difflib
+
+    near = difflib.get_close_matches(unknown[0], list(outcomes), n=3, cutoff=0.5)
+    raise UsageError(
+        f"no such test: {', '.join(unknown)} (the baseline collected {len(outcomes)} tests)",
+        hint=("did you mean " + ", ".join(near) + "?")
+        if near
+        else "pass node ids as pytest prints them, e.g. tests/test_x.py::test_name",
+    )
+
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _check_importable(report: TestReport, targets: tuple[str, ...], root: Path) -> None:
+    """Refuse a suite whose failures are all imports of modules missing from the environment.
+
+    A patch to the code cannot fix a test command that runs from the wrong directory or an
+    environment without the project's dependencies.
+    """
+    outcomes = report.by_id()
+    errors = [outcomes[t] for t in targets if t in outcomes]
+    if not targets or report.passing or len(errors) != len(targets):
+        return
+    missing = [m.group(1) for o in errors if (m := _NO_MODULE.search(o.message + o.details))]
+    if len(missing) != len(errors):
+        return
+    raise InfrastructureError(
+        f"no test could import its modules (first: No module named {missing[0]!r}); "
+        "this is the environment or the test command, not the code",
+        hint="check --test-cmd (it runs from the project directory), install the project's "
+        "dependencies, or set PYTHONPATH in the test command",
+    )
 
 
 def _write_patch(workspace: Path, patch: Patch) -> None:

@@ -6,13 +6,15 @@ model produced) and learns from the feedback of the attempt that verified it.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchloop.config import Config
 from patchloop.context.layout import PromptLayout, Turn, render_for_prefix, shared_prefix
+from patchloop.context.relocalize import failure_files
 from patchloop.domain import (
     Completion,
     CompletionRequest,
@@ -25,10 +27,12 @@ from patchloop.domain import (
     Task,
     TierPlan,
 )
-from patchloop.errors import ParseError
+from patchloop.errors import BadRequest, ModelTimeout, ParseError
 from patchloop.protocols import EditFormat, Fixer, Model
 
 __all__ = ["FixerTier", "ModelTier", "Proposal", "Tier", "TierExhausted"]
+
+log = logging.getLogger("patchloop.tiers")
 
 
 class TierExhausted(Exception):
@@ -49,6 +53,9 @@ class Proposal:
     prefix_shared_chars: int = 0
     prefix_shared_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    deadline: float | None = None
+    """``time.monotonic()`` by which the tier must have its candidate (the earlier of the
+    run's and the tier's deadline); model calls are cut off there."""
 
 
 class Tier:
@@ -121,11 +128,29 @@ class ModelTier(Tier):
         self.history = history
         self.cache_key = cache_key
         self._last_prompt = ""
+        #: Files added to the prompt after failures pointed at them, in order.
+        self.added_files: list[str] = []
+        #: Set once the server rejected the output contract: later requests go without it.
+        self.contract_rejected = False
 
-    def _request(self) -> CompletionRequest:
+    def _messages(self) -> tuple[Message, ...]:
+        """The layout's messages, with the newest reply cut short when that turn alone
+        overflows the prompt budget (the layout keeps the newest turn whole)."""
         messages = self.layout.messages(self.history)
+        count = self.model.count_tokens
+        budget = self.layout.max_tokens
+        if not self.history or sum(count(m.content) for m in messages) <= budget:
+            return messages
+        last = self.history[-1]
+        head = messages[:2]
+        room = budget - sum(count(m.content) for m in head) - count(last.feedback)
+        turn = Turn(reply=_head(last.reply, room - _OMITTED_TOKENS, count), feedback=last.feedback)
+        return self.layout.messages([turn])
+
+    def _request(self, timeout_s: float | None = None) -> CompletionRequest:
+        messages = self._messages()
         caps = self.model.capabilities
-        contract = self.format.contract()
+        contract = None if self.contract_rejected else self.format.contract()
         if contract is not None:
             wants_grammar = contract.json_schema is None
             usable = caps.grammar if wants_grammar else caps.constrained_output
@@ -139,12 +164,30 @@ class ModelTier(Tier):
             ),
             adapter=self.plan.adapter or settings.adapter,
             cache_key=self.cache_key,
+            timeout_s=timeout_s,
         )
+
+    def _complete(self, request: CompletionRequest, deadline: float | None) -> Completion:
+        """One completion; a server that rejects the output contract is asked again without
+        it (its replies are still parsed and validated), and not sent it again."""
+        try:
+            return self.model.complete(request)
+        except BadRequest:
+            if request.contract is None:
+                raise
+            self.contract_rejected = True
+            log.warning(
+                "%s rejected the %r output contract; asking without it from now on",
+                self.model.name,
+                request.contract.name,
+            )
+        retry = request.model_copy(update={"contract": None, "timeout_s": _left(deadline)})
+        return self.model.complete(retry)
 
     def propose(self, draft: Proposal) -> None:
         """Ask the model once and parse its reply into ``draft``."""
         t0 = time.perf_counter()
-        request = self._request()
+        request = self._request(_left(draft.deadline))
         rendered = render_for_prefix(request.messages)
         shared = shared_prefix(self._last_prompt, rendered) if self._last_prompt else 0
         self._last_prompt = rendered
@@ -154,7 +197,7 @@ class ModelTier(Tier):
         t1 = time.perf_counter()
         draft.timings["context"] = t1 - t0
         try:
-            draft.completion = self.model.complete(request)
+            draft.completion = self._complete(request, draft.deadline)
         finally:
             draft.timings["model"] = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -168,10 +211,41 @@ class ModelTier(Tier):
             draft.timings["parse"] = time.perf_counter() - t2
 
     def observe(self, proposal: Proposal, feedback: Feedback | None) -> None:
-        """Append the attempt and its feedback to the shared history."""
+        """Append the attempt and its feedback to the shared history; show the files a test
+        failure points at that the prompt lacks (appended after the files already shown)."""
         if proposal.completion is None or feedback is None:
             return
+        if feedback.kind == "tests":
+            added = self.layout.add_files(failure_files(self.layout, feedback.text))
+            self.added_files += [f.path for f in added]
         self.history.append(Turn(reply=proposal.completion.text, feedback=render_turn(feedback)))
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until ``deadline``; ``ModelTimeout`` when it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ModelTimeout("the time budget ran out before the model was asked")
+    return left
+
+
+_OMITTED = "\n[... the rest of this reply is omitted: it does not fit the prompt budget ...]"
+_OMITTED_TOKENS = 24
+
+
+def _head(text: str, tokens: int, count: Callable[[str], int]) -> str:
+    """The longest head of ``text`` (cut at a line end where possible) within ``tokens``."""
+    if tokens <= 0:
+        return _OMITTED.lstrip()
+    cut = len(text)
+    while cut > 0 and count(text[:cut]) > tokens:
+        cut = cut * max(1, tokens) // max(count(text[:cut]), tokens + 1)
+    line_end = text.rfind("\n", 0, cut)
+    if line_end > cut // 2:
+        cut = line_end
+    return text[:cut] + _OMITTED
 
 
 def render_turn(feedback: Feedback) -> str:

@@ -64,3 +64,67 @@ def test_shared_prefix() -> None:
     assert shared_prefix("abcdef", "abcxyz") == 3
     assert shared_prefix("", "abc") == 0
     assert shared_prefix("same", "same") == 4
+
+
+def test_repo_map_goes_between_instructions_and_files() -> None:
+    lay = PromptLayout(
+        instructions="Use blocks.",
+        files=[ContextFile("a.py", "a = 1\n")],
+        task="fix it",
+        failures="test_a failed",
+        count_tokens=estimate_tokens,
+        max_tokens=10_000,
+        repo_map="pkg/b.py:\n    3: def b():\n",
+    )
+    first = lay.messages([])[1].content
+    assert first.startswith("# Repository map\n")
+    assert (
+        first.index("    3: def b():") < first.index("# Repository files") < first.index("## a.py")
+    )
+
+
+def test_empty_repo_map_leaves_the_prompt_as_before() -> None:
+    with_map = PromptLayout(
+        instructions="Use blocks.",
+        files=[ContextFile("b.py", "b = 2\n"), ContextFile("a.py", "a = 1\n")],
+        task="fix it",
+        failures="test_a failed",
+        count_tokens=estimate_tokens,
+        max_tokens=10_000,
+        repo_map="  \n",
+    )
+    assert with_map.messages([]) == layout().messages([])
+
+
+def test_add_files_appends_after_the_files_keeping_earlier_bytes() -> None:
+    lay = layout()
+    history = [Turn("reply 1", "feedback 1")]
+    before = lay.messages(history)[1].content
+    files_end = before.index("# Task")
+    added = lay.add_files([ContextFile("c.py", "c = 3\n"), ContextFile("a.py", "changed\n")])
+    assert [f.path for f in added] == ["c.py"]  # a.py is shown already
+    after = lay.messages(history)[1].content
+    assert after[:files_end] == before[:files_end]
+    assert after[files_end:].startswith(render_file(ContextFile("c.py", "c = 3\n")) + "\n# Task")
+    assert after.endswith(before[files_end:])
+    assert [f.path for f in lay.files] == ["a.py", "b.py", "c.py"]
+    assert lay.added == added
+    # A second addition goes after the first one, again without touching what is there.
+    lay.add_files([ContextFile("0.py", "z = 0\n")])
+    again = lay.messages(history)[1].content
+    assert again.index("## c.py") < again.index("## 0.py") < again.index("# Task")
+    assert again.startswith(after[: after.index("# Task")])
+
+
+def test_add_files_stays_within_the_room_left_for_history() -> None:
+    lay = layout(max_tokens=estimate_tokens(layout().messages([])[1].content) + 400)
+    room = lay.room()
+    assert 0 < room < 400
+    big = ContextFile("big.py", "x = 1\n" * (room * 3))
+    small = ContextFile("small.py", "y = 2\n")
+    assert lay.add_files([big, small]) == (small,)
+    assert "## big.py" not in lay.messages([])[1].content
+    assert lay.room() < room
+    assert lay.fixed_tokens() == estimate_tokens(lay.system.content) + estimate_tokens(
+        lay.first.content
+    )

@@ -59,6 +59,17 @@ def test_query_embeddings_match_the_indexing_backend(shared_store: Path) -> None
     assert float(np.min(np.sum(onnx * bulk, axis=1))) > 0.99
 
 
+def test_parallel_batches_give_the_same_vectors() -> None:
+    from patchloop.index.embed import TorchEmbedder
+
+    # Many lengths, small batches: several batches run at once and must land in input order.
+    texts = [f"def f{i}(x):\n    return x * {i}" + " + x" * (i % 17) for i in range(40)]
+    one = TorchEmbedder("fp32", batch_tokens=256, workers=1).embed(texts)
+    two = TorchEmbedder("fp32", batch_tokens=256, workers=2).embed(texts)
+    np.testing.assert_allclose(one, two, atol=1e-5)
+    assert float(np.min(np.sum(one * two, axis=1))) > 0.9999
+
+
 def test_search_process_does_not_import_torch(tmp_path: Path, shared_store: Path) -> None:
     repo = make_repo(tmp_path / "shop2", {"shop.py": SHOP})
     build_index(repo, "main", shared_store)

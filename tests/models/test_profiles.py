@@ -1,15 +1,17 @@
 """Each server profile's request shape, cached-token parsing and adapter placement, as seen by
-a real HTTP server."""
+a real HTTP server that validates requests like the real server of that profile."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from patchloop.config import ModelSettings
 from patchloop.domain import OutputContract
+from patchloop.errors import BadRequest
 from patchloop.models import parse_spec
 from patchloop.models.openai import OpenAIModel, from_spec
 from tests.models.conftest import (
@@ -21,6 +23,7 @@ from tests.models.conftest import (
     request,
 )
 from tests.models.httpserver import Reply, TestServer
+from tests.models.server_shapes import REQUEST_SCHEMAS, problems, validating
 
 CHAT = "/v1/chat/completions"
 STRICT_FORMAT = {
@@ -35,11 +38,12 @@ SHAPE_KEYS = ("response_format", "structured_outputs", "regex", "ebnf", "grammar
 
 @pytest.fixture
 def sent(server: TestServer) -> Iterator[Any]:
-    """Send one request through a profile and return the JSON body the server received."""
-    server.add("POST", CHAT, Reply(200, chat_body()))
+    """Send one request through a profile to a server validating that profile's shape (400
+    on a mismatch) and return the JSON body the server received."""
     models: list[OpenAIModel] = []
 
     def _sent(kind: str, contract: OutputContract | None = None, **kw: Any) -> dict[str, Any]:
+        server.handle("POST", CHAT, validating(REQUEST_SCHEMAS[kind], Reply(200, chat_body())))
         model = from_spec(
             parse_spec(f"{kind}:{server.url}/v1#m1"), kw.pop("settings", ModelSettings())
         )
@@ -189,3 +193,74 @@ def test_capabilities(kind: str, grammar: bool, adapters: bool, cached: bool) ->
         caps = model.capabilities
     assert caps.constrained_output
     assert (caps.grammar, caps.adapters, caps.reports_cached_tokens) == (grammar, adapters, cached)
+
+
+KINDS = tuple(REQUEST_SCHEMAS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("contract", [None, JSON_CONTRACT, GRAMMAR_CONTRACT, GBNF_ONLY])
+def test_each_profile_passes_its_server_validator(
+    sent: Any, kind: str, contract: OutputContract | None
+) -> None:
+    body = sent(kind, contract, max_tokens=32, seed=1, stop=["</s>"])
+    assert problems(REQUEST_SCHEMAS[kind], body) == []
+
+
+def _base() -> dict[str, Any]:
+    return {"model": "m1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+
+
+def _loose(schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"schema": schema}}
+
+
+WRONG_SHAPES = [
+    ("openai", {"response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}}),
+    ("openai", {"response_format": {"type": "json_schema", "schema": SCHEMA}}),
+    ("openai", {"grammar": GBNF}),
+    ("openai", {"structured_outputs": {"json": SCHEMA}}),
+    ("vllm", {"guided_json": SCHEMA}),
+    ("vllm", {"guided_regex": REGEX}),
+    ("vllm", {"structured_outputs": {"json_schema": SCHEMA}}),
+    ("vllm", {"structured_outputs": {"json": SCHEMA, "regex": REGEX}}),
+    ("sglang", {"regex": REGEX, "ebnf": GBNF}),
+    ("sglang", {"json_schema": SCHEMA}),
+    ("sglang", {"grammar": GBNF}),
+    ("llama-server", {"response_format": {"type": "json_schema", "schema": SCHEMA}}),
+    ("llama-server", {"grammar": GBNF, "json_schema": SCHEMA}),
+    ("llama-server", {"regex": REGEX}),
+    ("llama-cpp-python", {"response_format": STRICT_FORMAT}),
+    ("llama-cpp-python", {"response_format": {"type": "json_object"}}),
+    ("ollama", {"grammar": GBNF}),
+    ("ollama", {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}),
+    ("ollama", {"structured_outputs": {"json": SCHEMA}}),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields"), WRONG_SHAPES)
+def test_wrong_shape_gets_400(server: TestServer, kind: str, fields: dict[str, Any]) -> None:
+    server.handle("POST", CHAT, validating(REQUEST_SCHEMAS[kind], Reply(200, chat_body())))
+    right = httpx.post(server.url + CHAT, json=_base(), timeout=5)
+    assert right.status_code == 200
+    wrong = httpx.post(server.url + CHAT, json={**_base(), **fields}, timeout=5)
+    assert wrong.status_code == 400
+    assert "invalid request" in wrong.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("client", "server_kind"),
+    [
+        ("vllm", "openai"),
+        ("openai", "llama-cpp-python"),
+        ("llama-cpp-python", "llama-server"),
+        ("sglang", "ollama"),
+    ],
+)
+def test_a_profile_spoken_to_the_wrong_server_is_rejected(
+    server: TestServer, client: str, server_kind: str
+) -> None:
+    server.handle("POST", CHAT, validating(REQUEST_SCHEMAS[server_kind], Reply(200, chat_body())))
+    model = from_spec(parse_spec(f"{client}:{server.url}/v1#m1"), ModelSettings())
+    with model, pytest.raises(BadRequest, match="invalid request"):
+        model.complete(request(JSON_CONTRACT))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import typer
 
-from patchloop.cli.common import exit_code_for, print_error
+from patchloop.cli.common import exit_code_for, print_error, print_json
 from patchloop.errors import PatchloopError
 
 __all__ = ["app", "main"]
@@ -66,5 +66,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     except PatchloopError as exc:
         print_error(exc)
+        args = list(argv) if argv is not None else sys.argv[1:]
+        if "--json" in args:
+            # Machines reading stdout get an answer too, not only the exit status.
+            print_json(
+                {
+                    "status": "error",
+                    "error": exc.message,
+                    "hint": exc.hint,
+                    "kind": type(exc).__name__,
+                    "exit_code": exit_code_for(exc),
+                }
+            )
         sys.exit(exit_code_for(exc))
     sys.exit(result if isinstance(result, int) else 0)

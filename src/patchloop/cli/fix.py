@@ -15,15 +15,16 @@ from patchloop.cli.common import (
     EXIT_NOTHING,
     EXIT_USAGE,
     EXIT_VERIFIED,
+    print_error,
     print_json,
     resolve,
 )
 from patchloop.cli.progress import Progress
 from patchloop.domain import Patch, RunRecord, Task
-from patchloop.errors import UsageError
+from patchloop.errors import RepositoryError, UsageError
 from patchloop.loop import repair
 from patchloop.repo.snapshot import Located
-from patchloop.repo.writeback import apply_to_tree, commit_to_branch
+from patchloop.repo.writeback import apply_to_tree, check_branch, commit_to_branch
 
 __all__ = ["fix", "summary"]
 
@@ -60,6 +61,7 @@ def summary(record: RunRecord, record_dir: Path) -> dict[str, Any]:
         "fixed_by": winner.tier if winner else None,
         "label": winner.label if winner else None,
         "targets": list(record.targets),
+        "flaky": list(record.flaky),
         "attempts": len(record.attempts),
         "attempts_per_tier": tiers,
         "best_attempt": record.best_attempt,
@@ -136,6 +138,8 @@ def fix(
     }
     where, resolved = resolve(repo, config, cli)
     settings = resolved.config
+    if branch:
+        check_branch(where, branch)  # before the run, not after it
     the_task = Task(
         repo=where.project,
         description=task,
@@ -148,7 +152,16 @@ def fix(
     record_dir = where.project / settings.state_dir / "runs" / record.id
     note = ""
     if record.verified and (apply or branch):
-        note = _write_back(where, record, apply, branch)
+        try:
+            note = _write_back(where, record, apply, branch)
+        except RepositoryError as exc:
+            # The fix is verified: keep it in hand even though it could not be written back.
+            if not as_json:
+                _report(record, record_dir, "")
+                raise
+            print_error(exc)
+            print_json({**summary(record, record_dir), "write_back_error": exc.message})
+            return EXIT_USAGE
     if as_json:
         data = summary(record, record_dir)
         data["write_back"] = note or None

@@ -1,20 +1,34 @@
 """Prompt layout with a byte-stable prefix.
 
 Every prompt of a run starts with the same bytes: the system rules and edit-format instructions,
-then the repository files in path order, then the task and the baseline failures. Attempts and
-their feedback are appended after it as chat turns, so consecutive prompts share everything up
-to the newest turn and servers with prefix caching re-use it. Nothing variable (times, run ids,
+the repository map, the repository files in path order, then the task and the baseline failures.
+Attempts and their feedback are appended after it as chat turns, so consecutive prompts share
+everything up to the newest turn and servers with prefix caching re-use it. Files that a later
+failure points at are appended after the files already shown, never in between, so only the
+task, failures and history after them are encoded again. Nothing variable (times, run ids,
 counters) goes before the tail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from patchloop.domain import Message
 
-__all__ = ["ContextFile", "PromptLayout", "Turn", "render_for_prefix", "shared_prefix"]
+if TYPE_CHECKING:
+    from patchloop.context.relocalize import FileSource
+
+__all__ = [
+    "ContextFile",
+    "PromptLayout",
+    "Turn",
+    "render_file",
+    "render_for_prefix",
+    "render_repo_map",
+    "shared_prefix",
+]
 
 SYSTEM_RULES = """\
 You are a careful software engineer fixing a bug in a repository so that its failing tests pass.
@@ -27,6 +41,10 @@ Rules:
   set of edits relative to those original files; earlier attempts were discarded.
 - Reply with edits only, in the format below.
 """
+
+#: Share of the prompt budget that files added after the first prompt may fill the fixed part
+#: (system and first user message) up to; the rest stays for the attempt history.
+FIXED_SHARE_LIMIT = 0.75
 
 FENCE_LANGS = {
     ".py": "python",
@@ -92,8 +110,26 @@ def render_file(file: ContextFile) -> str:
     return "".join(parts)
 
 
+def render_repo_map(text: str) -> str:
+    """The repository map section ("" without a map)."""
+    if not text.strip():
+        return ""
+    body = text if text.endswith("\n") else text + "\n"
+    fence = _fence(body)
+    return (
+        "# Repository map\n\n"
+        "Other files of the repository and their definitions, most relevant first "
+        "(line number: first line of the definition).\n\n"
+        f"{fence}text\n{body}{fence}\n\n"
+    )
+
+
 class PromptLayout:
-    """Builds the messages of each iteration from a fixed prefix and the growing history."""
+    """Builds the messages of each iteration from a fixed prefix and the growing history.
+
+    ``repo_map`` (ranked definitions of files not shown) goes before the files; ``source`` is
+    where files named by later failures are read from (see :meth:`add_files`).
+    """
 
     def __init__(
         self,
@@ -104,20 +140,75 @@ class PromptLayout:
         failures: str,
         count_tokens: Callable[[str], int],
         max_tokens: int,
+        repo_map: str = "",
+        source: FileSource | None = None,
     ) -> None:
         self.system = Message(role="system", content=f"{SYSTEM_RULES}\n{instructions.strip()}\n")
-        sections = ["# Repository files\n\n"]
-        sections += [render_file(f) + "\n" for f in sorted(files, key=lambda f: f.path)]
-        sections.append(f"# Task\n\n{task.strip() or 'Make the failing tests pass.'}\n\n")
-        sections.append(f"# Failing tests\n\n{failures.strip()}\n")
-        self.first = Message(role="user", content="".join(sections))
-        self.files = tuple(files)
+        ordered = sorted(files, key=lambda f: f.path)
+        self._head = render_repo_map(repo_map) + "# Repository files\n\n"
+        self._head += "".join(render_file(f) + "\n" for f in ordered)
+        self._tail = (
+            f"# Task\n\n{task.strip() or 'Make the failing tests pass.'}\n\n"
+            f"# Failing tests\n\n{failures.strip()}\n"
+        )
+        self.first = Message(role="user", content=self._head + self._tail)
+        self.files = tuple(ordered)
+        self.added: tuple[ContextFile, ...] = ()
+        """Files appended by :meth:`add_files`, in the order they were added."""
+        self.repo_map = repo_map
+        self.source = source
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
+        self._fixed: int | None = None
+
+    @property
+    def paths(self) -> frozenset[str]:
+        """Paths of every file in the prompt."""
+        return frozenset(f.path for f in self.files)
+
+    def fixed_tokens(self) -> int:
+        """Tokens of the part every request repeats (system and first user message)."""
+        if self._fixed is None:
+            # Counted once per change: with a real tokenizer the prefix is the costly part.
+            system, first = self.system.content, self.first.content
+            self._fixed = self.count_tokens(system) + self.count_tokens(first)
+        return self._fixed
+
+    def room(self) -> int:
+        """Tokens that added files may still take (see :data:`FIXED_SHARE_LIMIT`)."""
+        return max(0, int(self.max_tokens * FIXED_SHARE_LIMIT) - self.fixed_tokens())
+
+    def add_files(self, files: Iterable[ContextFile]) -> tuple[ContextFile, ...]:
+        """Append ``files`` after the files already shown, as far as :meth:`room` allows.
+
+        Everything before the end of the files region keeps its bytes; the task, failures and
+        history move later. Files already in the prompt and files that do not fit are skipped.
+        Returns the files added.
+        """
+        room = self.room()
+        known = set(self.paths)
+        added: list[ContextFile] = []
+        for file in files:
+            if file.path in known:
+                continue
+            block = render_file(file) + "\n"
+            cost = self.count_tokens(block)
+            if cost > room:
+                continue
+            self._head += block
+            room -= cost
+            known.add(file.path)
+            added.append(file)
+        if added:
+            self.first = Message(role="user", content=self._head + self._tail)
+            self._fixed = None
+            self.files += tuple(added)
+            self.added += tuple(added)
+        return tuple(added)
 
     def messages(self, history: Sequence[Turn]) -> tuple[Message, ...]:
         """Messages for the next request, dropping the oldest turns past the token budget."""
-        fixed = self.count_tokens(self.system.content) + self.count_tokens(self.first.content)
+        fixed = self.fixed_tokens()
         turns = list(history)
         dropped = 0
         # Keep the newest turns whole; a shorter history breaks the cached prefix only once.

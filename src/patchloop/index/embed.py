@@ -5,6 +5,8 @@ batches of a token budget, so padding stays small. Two backends compute the same
 (BERT, mean pooling, L2 norm): PyTorch in bfloat16 where the CPU has native bf16 dot products
 (bulk indexing), and ONNX Runtime in fp32 from a graph exported once from the bundled weights
 (queries: no torch import). Both read at most 256 word pieces, like sentence-transformers.
+For bulk work the PyTorch backend runs one single-threaded forward pass per CPU on different
+batches of about 2,000 tokens, which measured faster than one pass spread over all CPUs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -84,6 +87,13 @@ def cpu_has_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class _Batcher:
     """Tokenizes texts and yields length-sorted, minimally padded batches."""
 
@@ -124,7 +134,9 @@ class _Batcher:
 class TorchEmbedder:
     """PyTorch backend; ``precision`` is ``bf16`` or ``fp32``."""
 
-    def __init__(self, precision: str = "bf16", *, batch_tokens: int = 8192) -> None:
+    def __init__(
+        self, precision: str = "bf16", *, batch_tokens: int = 2048, workers: int | None = None
+    ) -> None:
         folder = model_path()
         import torch
         from transformers import AutoModel
@@ -137,6 +149,7 @@ class TorchEmbedder:
         self._batcher = _Batcher(folder, batch_tokens)
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         self._model = AutoModel.from_pretrained(str(folder), dtype=dtype).eval()
+        self.workers = workers if workers is not None else _usable_cpus()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts`` in input order."""
@@ -144,18 +157,34 @@ class TorchEmbedder:
 
         torch = self._torch
         out = np.zeros((len(texts), DIM), dtype=np.float32)
-        with torch.inference_mode():
-            for rows, input_ids, mask in self._batcher.batches(texts):
-                ids_t = torch.from_numpy(input_ids)
-                mask_t = torch.from_numpy(mask)
-                hidden = self._model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
-                weights = mask_t.unsqueeze(-1).to(torch.float32)
-                pooled = (hidden.to(torch.float32) * weights).sum(1) / weights.sum(1).clamp(
-                    min=1e-9
-                )
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[rows] = pooled.numpy()
+        batches = list(self._batcher.batches(texts))
+        if self.workers <= 1 or len(batches) < 2:
+            for batch in batches:
+                self._forward(batch, out)
+            return out
+        # Small BERT matmuls scale poorly across intra-op threads; one single-threaded
+        # forward per core on different batches keeps every core busy (the GIL is released
+        # inside the kernels).
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(lambda batch: self._forward(batch, out), batches))
+        finally:
+            torch.set_num_threads(previous)
         return out
+
+    def _forward(self, batch: tuple[list[int], np.ndarray, np.ndarray], out: np.ndarray) -> None:
+        torch = self._torch
+        rows, input_ids, mask = batch
+        with torch.inference_mode():
+            ids_t = torch.from_numpy(input_ids)
+            mask_t = torch.from_numpy(mask)
+            hidden = self._model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+            weights = mask_t.unsqueeze(-1).to(torch.float32)
+            pooled = (hidden.to(torch.float32) * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            out[rows] = pooled.numpy()
 
 
 class OnnxEmbedder:

@@ -3,6 +3,9 @@
 Retried: connection errors, timeouts, 408, 409, 429 and 5xx (424 at most once), waiting what
 ``Retry-After`` asks (capped at ``max_backoff_s``) or ``backoff_s * 2**n`` with jitter. Never
 retried: 400, 401, 403, 404, 422 and malformed replies; the caller decides about those.
+
+A request may carry a deadline (a ``time.monotonic()`` value, from the run's time budget): each
+try's timeout is capped at the time left, and no retry starts that could not finish before it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from patchloop.domain import Capabilities
 from patchloop.errors import BadOutput, ModelError, ModelTimeout, ModelUnavailable, RateLimited
 from patchloop.models._errors import error_for_status
 
-__all__ = ["HttpBackend", "HttpCore", "api_key", "key_hint"]
+__all__ = ["HttpBackend", "HttpCore", "api_key", "deadline_of", "key_hint"]
 
 log = logging.getLogger("patchloop.models")
 
@@ -89,14 +92,23 @@ class HttpCore:
         return path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
 
     def request(
-        self, method: str, path: str, body: Any = None, *, accept: tuple[int, ...] = ()
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        accept: tuple[int, ...] = (),
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """Send with retries; 2xx and statuses in ``accept`` are returned, others raised."""
+        """Send with retries; 2xx and statuses in ``accept`` are returned, others raised.
+
+        ``deadline`` (``time.monotonic()``) bounds every try and the waits between them.
+        """
         url = self.url(path)
         attempt = 0
         while True:
             try:
-                return self._once(method, url, body, accept)
+                return self._once(method, url, body, accept, deadline)
             except ModelError as err:
                 limit = self.settings.retries
                 if getattr(self._local, "status", None) == 424:
@@ -104,6 +116,8 @@ class HttpCore:
                 if not err.retryable or attempt >= limit:
                     raise
                 delay = self._delay(attempt, err)
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    raise  # a retry could not finish within the time budget
                 attempt += 1
                 self.retries += 1
                 log.warning(
@@ -111,16 +125,38 @@ class HttpCore:
                 )
                 self._sleep(delay)
 
-    def _once(self, method: str, url: str, body: Any, accept: tuple[int, ...]) -> httpx.Response:
+    def _once(
+        self, method: str, url: str, body: Any, accept: tuple[int, ...], deadline: float | None
+    ) -> httpx.Response:
         self._local.status = None
+        wait = self.settings.request_timeout
+        budget = False
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ModelTimeout(
+                    f"no time left to ask {url}: the time budget is spent",
+                    hint="raise the time budget (--timeout)",
+                    retryable=False,
+                )
+            budget = left < wait
+            wait = min(wait, left)
+        timeout = httpx.Timeout(wait, connect=min(wait, 10))
         try:
-            resp = self._client.request(method, url, json=body)
+            resp = self._client.request(method, url, json=body, timeout=timeout)
         except httpx.ConnectTimeout as exc:
             raise ModelUnavailable(
                 f"cannot connect to {url}: connect timed out",
                 hint="check that the server is up and the URL is right",
+                retryable=not budget,
             ) from exc
         except httpx.TimeoutException as exc:
+            if budget:
+                raise ModelTimeout(
+                    f"{url} gave no answer within the {wait:.3g}s left of the time budget",
+                    hint="raise the time budget (--timeout)",
+                    retryable=False,
+                ) from exc
             raise ModelTimeout(
                 f"{url} gave no answer within {self.settings.request_timeout:g}s",
                 hint="raise model.request_timeout or lower max output tokens",
@@ -153,13 +189,18 @@ class HttpCore:
         base = min(cap, self.settings.backoff_s * 2.0**attempt)
         return base * (0.5 + random.random() / 2)  # jitter spreads retrying clients
 
-    def post_json(self, path: str, body: Any) -> Any:
+    def post_json(self, path: str, body: Any, *, deadline: float | None = None) -> Any:
         """POST ``body`` and return the decoded JSON reply (``BadOutput`` when it is not JSON)."""
-        return decode_json(self.request("POST", path, body))
+        return decode_json(self.request("POST", path, body, deadline=deadline))
 
     def get_json(self, path: str) -> Any:
         """GET ``path`` and return the decoded JSON reply."""
         return decode_json(self.request("GET", path))
+
+
+def deadline_of(timeout_s: float | None) -> float | None:
+    """The ``time.monotonic()`` deadline of a request's ``timeout_s``, taken now."""
+    return None if timeout_s is None else time.monotonic() + timeout_s
 
 
 def decode_json(resp: httpx.Response) -> Any:
@@ -180,6 +221,8 @@ class HttpBackend:
     _name: str
     _capabilities: Capabilities
     _http: HttpCore
+    _window: int | None = None
+    _window_asked = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r})"
@@ -193,6 +236,22 @@ class HttpBackend:
     def capabilities(self) -> Capabilities:
         """The declared capabilities, or what ``models check`` measured."""
         return self._capabilities
+
+    @property
+    def context_size(self) -> int | None:
+        """Tokens the served model's context holds (prompt and reply), where the server says;
+        ``None`` when it does not. Asked once, on first use."""
+        if not self._window_asked:
+            self._window_asked = True
+            try:
+                self._window = self._served_context()
+            except ModelError as exc:
+                log.info("%s: context size unknown (%s)", self._name, exc)
+        return self._window
+
+    def _served_context(self) -> int | None:
+        """The context size the server reports; backends that can ask override this."""
+        return None
 
     @property
     def retries(self) -> int:

@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -120,19 +121,24 @@ class _CountingLlama(Llama):  # type: ignore[misc,unused-ignore]  # Any without 
 
 
 class _TokenCap:
-    """Stopping criterion: at most ``limit`` sampled tokens, whatever the text decodes to.
+    """Stopping criterion: at most ``limit`` sampled tokens, whatever the text decodes to, and
+    none after ``deadline`` (``time.monotonic()``).
 
     llama-cpp-python's own ``max_tokens`` check can be skipped while a token ends in a partial
     UTF-8 sequence; ``generate`` calls this on every sampled token.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, deadline: float | None = None) -> None:
         self.limit = limit
+        self.deadline = deadline
         self.sampled = 0
+        self.timed_out = False
 
     def __call__(self, _ids: Any, _logits: Any) -> bool:
         self.sampled += 1
-        return self.sampled > self.limit
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.timed_out = True
+        return self.timed_out or self.sampled > self.limit
 
 
 @dataclass(frozen=True)
@@ -313,11 +319,13 @@ class Engine:
         seed: int,
         stop: Sequence[str],
         grammar: str | None,
+        deadline: float | None = None,
     ) -> Generation:
-        """Sample up to ``max_tokens`` tokens after ``prompt``; never more."""
+        """Sample up to ``max_tokens`` tokens after ``prompt``; never more, and none after
+        ``deadline`` (``time.monotonic()``; the finish reason is then ``timeout``)."""
         llm = self.llm
         llm.set_seed(seed)
-        cap = _TokenCap(max_tokens)
+        cap = _TokenCap(max_tokens, deadline)
         before = llm.evaluated
         evaluated: int | None = None
         out: list[int] = []
@@ -353,6 +361,8 @@ class Engine:
                     break
         finally:
             tokens.close()
+        if cap.timed_out:
+            finish = "timeout"
         text = llm.detokenize(out, prev_tokens=list(prompt)).decode("utf-8", errors="ignore")
         exact = True
         cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)

@@ -201,18 +201,26 @@ def _check_server(spec: ModelSpec, model: Model, probes: int) -> ModelCheck:
     latencies: list[float] = []
     failures: list[str] = []
     sent = 0
+    rejected = False
     try:
         named = getattr(model, "model", None)  # discovers the served model when unnamed
         resolved = named if isinstance(named, str) else spec.model
         for prompt in _PROBES[:probes]:
-            completion, failure = _probe(model, prompt)
+            try:
+                completion, failure = _probe(model, prompt)
+            except BadRequest as exc:
+                # The server refuses the schema field: the contract cannot be sent to it.
+                sent += 1
+                rejected = True
+                failures.append(f"{prompt!r}: the server rejected the output contract: {exc}")
+                break
             sent += 1
             latencies.append(completion.latency_s)
             if failure:
                 failures.append(failure)
     except PatchloopError as exc:
         errors.append(f"constrained probe: {exc}")
-    constrained = (not failures) if sent else None
+    constrained = False if rejected else (not failures) if sent else None
     cached: int | None = None
     try:
         cached = _cached(model)

@@ -7,7 +7,8 @@ life of the object. What it adds over a server:
   (the edit formats carry one) is used as given, once llama.cpp has parsed it; a contract with
   only a JSON schema gets a grammar from it that admits strict JSON alone (see
   :mod:`patchloop.models._gbnf`). A regex-only contract is not enforced here.
-* Generation stops at ``max_tokens`` sampled tokens, always.
+* Generation stops at ``max_tokens`` sampled tokens, always, and at the request's
+  ``timeout_s`` (checked after each sampled token; ``ModelTimeout`` is raised).
 * The evaluated prompt prefix stays in the KV cache; ``Usage.cached_tokens`` is the number of
   prompt tokens that were not evaluated again (counted, not estimated).
 * GGUF LoRA adapters are switched on the loaded model per request (``request.adapter``: a name
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from patchloop.config import ModelSettings
 from patchloop.domain import Capabilities, Completion, CompletionRequest, OutputContract, Usage
-from patchloop.errors import BadRequest, ContextTooLong, ModelUnavailable, UsageError
+from patchloop.errors import BadRequest, ContextTooLong, ModelTimeout, ModelUnavailable, UsageError
 from patchloop.models._gbnf import strict_json_grammar
 from patchloop.models._gguf import GgufError, read_metadata
 from patchloop.models.spec import ModelSpec
@@ -207,6 +208,7 @@ class LlamaCppModel:
     def complete(self, request: CompletionRequest) -> Completion:
         """Generate one reply, constrained by ``request.contract`` when it has one."""
         started = time.perf_counter()
+        deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
         limit = request.sampling.max_tokens
         if limit < 1:
             raise BadRequest(f"max_tokens must be at least 1, got {limit}")
@@ -230,6 +232,8 @@ class LlamaCppModel:
             grammar = self._grammar(request.contract)
             self._use_adapter(request.adapter or self.settings.adapter)
             seed = request.sampling.seed
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _timeout(request.timeout_s)
             try:
                 out = self._engine.generate(
                     tokens,
@@ -238,6 +242,7 @@ class LlamaCppModel:
                     seed=self._rng.randrange(2**31) if seed is None else seed,
                     stop=[*request.sampling.stop, self._engine.stop_text],
                     grammar=grammar,
+                    deadline=deadline,
                 )
             except RuntimeError as exc:  # llama_decode failed; start the next call clean
                 self._engine.llm.forget()
@@ -245,6 +250,8 @@ class LlamaCppModel:
                     f"llama.cpp failed while generating: {exc}", retryable=False
                 ) from exc
             self._engine.remember(prompt, tokens, out)
+        if out.finish_reason == "timeout":
+            raise _timeout(request.timeout_s)
         return Completion(
             text=out.text,
             finish_reason=out.finish_reason,
@@ -342,6 +349,14 @@ class LlamaCppModel:
             )
         self._resolved[adapter] = found
         return found
+
+
+def _timeout(seconds: float | None) -> ModelTimeout:
+    return ModelTimeout(
+        f"generation stopped: the request's time limit of {seconds or 0:.3g}s passed",
+        hint="raise the time budget (--timeout) or lower max output tokens",
+        retryable=False,
+    )
 
 
 def _setting(settings: ModelSettings, key: str) -> Any:

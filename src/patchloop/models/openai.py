@@ -17,7 +17,7 @@ from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
 from patchloop.domain import Capabilities, Completion, CompletionRequest, Usage
 from patchloop.errors import BadOutput, UsageError
-from patchloop.models._http import HttpBackend, HttpCore, Sleep, api_key
+from patchloop.models._http import HttpBackend, HttpCore, Sleep, api_key, deadline_of
 from patchloop.models.profiles import PROFILES, ServerProfile, profile_for
 from patchloop.models.spec import ModelSpec
 
@@ -68,11 +68,21 @@ class OpenAIModel(HttpBackend):
 
     def served_models(self) -> list[str]:
         """Model ids from ``GET {base}/models``."""
+        return [str(m["id"]) for m in self._model_list()]
+
+    def _model_list(self) -> list[dict[str, Any]]:
         data = self._http.get_json("/models")
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise BadOutput(f"{self.base_url}/models did not return a model list")
-        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+        return [m for m in items if isinstance(m, dict) and "id" in m]
+
+    def _served_context(self) -> int | None:
+        """``max_model_len`` of the served model in the model list (vLLM, SGLang)."""
+        items = self._model_list()
+        named = [m for m in items if m["id"] == self._model] if self._model else items
+        found = named[0].get("max_model_len") if len(named) == 1 else None
+        return found if isinstance(found, int) and found > 0 else None
 
     @property
     def model(self) -> str:
@@ -123,9 +133,10 @@ class OpenAIModel(HttpBackend):
 
     def complete(self, request: CompletionRequest) -> Completion:
         """One chat completion; server failures raise from the error tree."""
+        deadline = deadline_of(request.timeout_s)
         body = self.request_body(request)
         started = time.perf_counter()
-        data = self._http.post_json("/chat/completions", body)
+        data = self._http.post_json("/chat/completions", body, deadline=deadline)
         latency = time.perf_counter() - started
         return self.parse_reply(data, request, latency=latency, sent_model=str(body["model"]))
 

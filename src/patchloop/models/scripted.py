@@ -28,7 +28,7 @@ from patchloop import errors
 from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
 from patchloop.domain import Capabilities, Completion, CompletionRequest, Usage
-from patchloop.errors import ModelError, ModelUnavailable, RateLimited, UsageError
+from patchloop.errors import ModelError, ModelTimeout, ModelUnavailable, RateLimited, UsageError
 from patchloop.models._render import common_prefix, render_plain
 from patchloop.models.spec import ModelSpec
 
@@ -54,7 +54,8 @@ class ScriptedReply(BaseModel):
 
     text: str = ""
     delay_s: float = 0.0
-    """Seconds to wait before answering (or raising)."""
+    """Seconds to wait before answering (or raising); past the request's ``timeout_s`` the
+    reply is cut off there with ``ModelTimeout``."""
     finish_reason: str = "stop"
     """``length`` simulates a truncated reply."""
     raise_: str | None = Field(default=None, alias="raise")
@@ -190,6 +191,14 @@ class ScriptedModel:
             return reply
         if isinstance(reply, str):
             reply = ScriptedReply(text=reply)
+        limit = request.timeout_s
+        if limit is not None and reply.delay_s > limit:
+            # A server this slow is cut off at the request's time limit, as HTTP backends are.
+            self._sleep(max(0.0, limit))
+            raise ModelTimeout(
+                f"scripted reply takes {reply.delay_s:.3g}s; the request allows {limit:.3g}s",
+                hint="raise the time budget (--timeout) or shorten the scripted delay",
+            )
         if reply.delay_s > 0:
             self._sleep(reply.delay_s)
         fault = reply.error()

@@ -20,7 +20,14 @@ from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
 from patchloop.domain import Capabilities, Completion, CompletionRequest, OutputContract, Usage
 from patchloop.errors import BadOutput
-from patchloop.models._http import HttpBackend, HttpCore, Sleep, api_key, decode_json
+from patchloop.models._http import (
+    HttpBackend,
+    HttpCore,
+    Sleep,
+    api_key,
+    deadline_of,
+    decode_json,
+)
 from patchloop.models._render import render_plain
 from patchloop.models.openai import normalize_base_url
 from patchloop.models.spec import ModelSpec
@@ -85,9 +92,17 @@ class TGIModel(HttpBackend):
         model_id = info.get("model_id") if isinstance(info, dict) else None
         return [str(model_id)] if model_id else []
 
+    def _served_context(self) -> int | None:
+        """``max_total_tokens`` (prompt and reply) from ``GET /info``."""
+        info = self._http.get_json("/info")
+        found = info.get("max_total_tokens") if isinstance(info, dict) else None
+        return found if isinstance(found, int) and found > 0 else None
+
     # ------------------------------------------------------------------ completion
 
-    def prompt(self, request: CompletionRequest) -> tuple[str, int | None]:
+    def prompt(
+        self, request: CompletionRequest, *, deadline: float | None = None
+    ) -> tuple[str, int | None]:
         """The prompt text and its token count where the server told us."""
         messages = [m.model_dump() for m in request.messages]
         if self.chat_template is not False:
@@ -96,6 +111,7 @@ class TGIModel(HttpBackend):
                 "/chat_tokenize",
                 {"model": "tgi", "messages": messages},
                 accept=_NO_TEMPLATE,
+                deadline=deadline,
             )
             data = decode_json(resp) if resp.is_success else None
             if isinstance(data, dict) and isinstance(data.get("templated_text"), str):
@@ -136,9 +152,11 @@ class TGIModel(HttpBackend):
 
     def complete(self, request: CompletionRequest) -> Completion:
         """One generation; server failures raise from the error tree."""
+        deadline = deadline_of(request.timeout_s)
         started = time.perf_counter()
-        prompt, prompt_tokens = self.prompt(request)
-        data = self._http.post_json("/generate", self.request_body(request, prompt))
+        prompt, prompt_tokens = self.prompt(request, deadline=deadline)
+        body = self.request_body(request, prompt)
+        data = self._http.post_json("/generate", body, deadline=deadline)
         latency = time.perf_counter() - started
         return self.parse_reply(data, prompt, prompt_tokens, latency=latency)
 

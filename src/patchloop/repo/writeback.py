@@ -44,6 +44,16 @@ def apply_to_tree(where: Located, info: SnapshotInfo, patch: Patch) -> list[str]
     return written
 
 
+def check_branch(where: Located, branch: str) -> None:
+    """Refuse a branch name git rejects or that exists already (checked before a run, too)."""
+    if not git_ok(["check-ref-format", "--branch", branch], where.git_root):
+        raise RepositoryError(
+            f"{branch!r} is not a valid branch name", hint="see git check-ref-format"
+        )
+    if git_ok(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], where.git_root):
+        raise RepositoryError(f"branch {branch!r} already exists", hint="pick another name")
+
+
 def commit_to_branch(
     where: Located, info: SnapshotInfo, patch: Patch, branch: str, message: str
 ) -> str:
@@ -54,10 +64,7 @@ def commit_to_branch(
     """
     if info.head is None:
         raise RepositoryError("the repository has no commits", hint="commit once, or use --apply")
-    if not git_ok(["check-ref-format", "--branch", branch], where.git_root):
-        raise RepositoryError(f"{branch!r} is not a valid branch name")
-    if git_ok(["rev-parse", "-q", "--verify", f"refs/heads/{branch}"], where.git_root):
-        raise RepositoryError(f"branch {branch!r} already exists", hint="pick another name")
+    check_branch(where, branch)
     _unchanged_since(where, info)
     prefix = f"{info.subdir}/" if info.subdir else ""
     with tempfile.TemporaryDirectory(prefix="patchloop-index-") as tmp:

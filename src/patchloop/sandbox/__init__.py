@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from patchloop.config import SandboxSettings
+from patchloop.errors import UnknownComponent
 from patchloop.protocols import Sandbox
 from patchloop.registry import Registry
 from patchloop.sandbox._fs import TEMP_PREFIX, make_temp_dir, remove_tree, scratch_root
@@ -55,5 +56,10 @@ def _auto_kind() -> str:
 def get_sandbox(settings: SandboxSettings) -> Sandbox:
     """The sandbox ``settings.kind`` names: ``auto``, a registered name, or a dotted path."""
     kind = _auto_kind() if settings.kind == "auto" else settings.kind
-    factory = SANDBOXES.resolve(kind)
+    try:
+        factory = SANDBOXES.resolve(kind)
+    except UnknownComponent as exc:
+        raise UnknownComponent(
+            exc.message, hint=f"valid names: auto, {', '.join(SANDBOXES.names())}"
+        ) from None
     return factory()

@@ -6,8 +6,10 @@ did. Entries are also scoped by a ``namespace`` (interpreter, test command, opti
 of those and nothing old is reused. Only deterministic outcomes are stored: never timeouts,
 missing tests, flaky tests, rejected reports, or runs a limit or the wall clock stopped.
 
-The cache belongs to a run's state: :meth:`ResultCache.save` writes it as JSON next to the run
-record and :meth:`ResultCache.load` reads it back (a replay or a resumed run).
+The cache belongs to a run's state: it lives as long as the run, and when the run ends
+:meth:`ResultCache.save` writes it as ``test_cache.json`` next to the run record, where it shows
+which outcomes were known for which trees; :meth:`ResultCache.load` reads such a file back. A
+replay does not load it: replaying re-runs every test, so that it checks the result afresh.
 """
 
 from __future__ import annotations
