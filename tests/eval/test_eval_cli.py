@@ -301,3 +301,15 @@ def test_model_free_tier_resolves_without_a_model(tmp_path: Path) -> None:
     assert line["candidates"] >= 1
     assert line["iterations"] == 0
     assert json.loads(proc.stdout)["resolved_by_tier"] == {"fixers": 1}
+
+
+def test_a_filter_that_matches_no_task_is_a_usage_error(tmp_path: Path, suite: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    proc = run_eval(
+        str(suite), "--no-fixers", "--filter", "nomatch*", "--out", str(out), cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "evaluated" not in proc.stdout + proc.stderr  # no empty summary
+    assert "patchloop: error: --filter 'nomatch*' matched none of the 4 task ids" in proc.stderr
+    assert "tiny/calc" in proc.stderr
+    assert not out.exists()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from patchloop.config import Config
 from patchloop.errors import UsageError
-from patchloop.eval import load_suite, parse_suite, select_tasks
+from patchloop.eval import EvalSettings, load_suite, parse_suite, run_suite, select_tasks
 from tests.eval.suites import GOLD_MARKER, calc_task, mul_task, task
 
 #: The public suites, next to the project checkout when it has them.
@@ -102,3 +103,15 @@ def test_public_suites_parse_cleanly() -> None:
         parsed = load_suite(path)
         assert parsed.problems == ()
         assert len(parsed.tasks) == count
+
+
+def test_run_suite_refuses_filters_that_select_nothing(tmp_path: Path) -> None:
+    parsed = parse_suite(lines(calc_task(), mul_task()))
+    out = tmp_path / "results.jsonl"
+    settings = EvalSettings(config=Config())
+    with pytest.raises(UsageError, match=r"--filter 'other/\*' matched none of the 2 task ids"):
+        run_suite(parsed, settings, out=out, filters=["other/*"])
+    assert not out.exists()
+    empty = parse_suite(lines("{not json"))
+    with pytest.raises(UsageError, match="the suite has no valid task"):
+        run_suite(empty, settings, filters=["*"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 import textwrap
@@ -79,3 +80,52 @@ def check_passes(tmp: Path, module_source: str, check: str) -> bool:
         check=False,
     )
     return proc.returncode == 0
+
+
+# Runs one check against many module sources in one interpreter; a source whose code or check
+# runs past the alarm (a mutated loop condition may never end) counts as failing.
+_EACH = """
+import contextlib, io, json, signal, sys, types
+
+
+class Stuck(BaseException):
+    pass
+
+
+def stuck(signum, frame):
+    raise Stuck
+
+
+signal.signal(signal.SIGALRM, stuck)
+job = json.load(sys.stdin)
+verdicts = []
+for source in job["sources"]:
+    module = types.ModuleType("mod")
+    sys.modules["mod"] = module
+    signal.setitimer(signal.ITIMER_REAL, 2.0)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, "mod.py", "exec"), module.__dict__)
+            exec(compile("from mod import *\\n" + job["check"], "<check>", "exec"), {})
+        verdicts.append(True)
+    except BaseException:
+        verdicts.append(False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+print(json.dumps(verdicts))
+"""
+
+
+def check_each(module_sources: Sequence[str], check: str) -> list[bool]:
+    """Whether ``check`` passes against each module source (all in one fresh interpreter)."""
+    job = json.dumps({"sources": list(module_sources), "check": textwrap.dedent(check)})
+    proc = subprocess.run(
+        [sys.executable, "-c", _EACH],
+        input=job,
+        capture_output=True,
+        text=True,
+        timeout=30 + 3 * len(module_sources),
+        check=True,
+    )
+    verdicts: list[bool] = json.loads(proc.stdout)
+    return verdicts

@@ -11,6 +11,7 @@ import pytest
 
 from patchloop.domain import Location, Task
 from patchloop.errors import UnknownComponent
+from patchloop.fixers._apply import change_size
 from patchloop.fixers.template_fixer import TemplateFixer, is_test_path
 
 from .helpers import after, candidates, check_passes, find_fix, normalized, write_module
@@ -106,6 +107,54 @@ def test_equal_programs_are_proposed_once(tmp_path: Path) -> None:
     assert dumps.count(normalized("def f(y):\n    x = y\n    return x\n")) == 1
     assert fixer.stats.duplicates >= 1
     assert fixer.stats.yielded == len(patches)
+
+
+def test_equally_promising_alternatives_at_one_place_come_smallest_first(
+    tmp_path: Path,
+) -> None:
+    # ``*`` -> ``+`` and ``*`` -> ``**`` are equally likely, as are dropping the slice and
+    # dropping its lower bound; the template proposes the bigger change of each pair first.
+    write_module(tmp_path, "def total(xs, k):\n    return sum(xs[1:]) * k\n")
+
+    labels = [p.label for p in candidates(tmp_path, templates=["arithmetic", "slices"])]
+
+    def index(fragment: str) -> int:
+        return next(i for i, label in enumerate(labels) if fragment in label)
+
+    assert index("'*' -> '**'") < index("'*' -> '+'")
+    assert index("drop the lower bound of 'xs[1:]'") < index("drop the slice of 'xs[1:]'")
+
+
+def test_ties_never_outrank_a_more_promising_candidate(tmp_path: Path) -> None:
+    # Size only breaks ties: a boundary change (``<`` -> ``<=``) still comes before the equally
+    # small but less likely direction change (``<`` -> ``>``).
+    write_module(tmp_path, "def low(a, b):\n    return a < b\n")
+
+    labels = [p.label for p in candidates(tmp_path, templates=["comparison"])]
+
+    assert "'<' -> '<='" in labels[0]
+    assert any("'<' -> '>'" in label for label in labels[1:])
+
+
+@pytest.mark.parametrize(
+    ("text", "splices", "size"),
+    [
+        ("a < b\n", [(2, 3, "<=")], (2, 1)),  # one line changed, one character added
+        ("x * k\n", [(2, 3, "+")], (2, 2)),
+        (
+            "def f(s):\n    return s\n",
+            [(10, 10, "    if s is None:\n        return None\n")],
+            (2, 38),
+        ),
+        ("a = 1\nb = 2\n", [(6, 12, "")], (1, 6)),  # a deleted line
+        ("f(a,\n  b)\n", [(0, 9, "f(b, a)")], (3, 10)),  # two lines become one
+        ("x = y\n", [(4, 5, "y")], (0, 0)),
+    ],
+)
+def test_change_size_counts_diff_lines_and_changed_characters(
+    text: str, splices: list[tuple[int, int, str]], size: tuple[int, int]
+) -> None:
+    assert change_size(text, splices) == size
 
 
 def test_candidates_are_produced_lazily(tmp_path: Path) -> None:

@@ -11,15 +11,31 @@ import pytest
 
 from patchloop.fixers.catalogue import TEMPLATES, template_names
 
-from .helpers import after, candidates, check_passes, find_fix, normalized, write_module
+from .helpers import (
+    after,
+    candidates,
+    check_each,
+    check_passes,
+    find_fix,
+    normalized,
+    write_module,
+)
 
 
 @dataclass(frozen=True)
 class Case:
+    """A bug of the template's kind: ``check`` fails on ``buggy`` and passes on ``fixed``.
+
+    ``check`` is the fixture's test suite: strong enough that any candidate the template
+    proposes on the correct code fails it, except the ``equivalent`` ones (descriptions of
+    candidates that cannot change what the correct code does, each with the reason).
+    """
+
     template: str
     buggy: str
     fixed: str
     check: str
+    equivalent: tuple[str, ...] = ()
 
 
 CASES = [
@@ -100,6 +116,8 @@ CASES = [
             return None
         """,
         "assert first_positive([-1, 3, 4]) == 3",
+        # inside the loop over ``xs``, ``xs`` is never empty
+        equivalent=("add 'or not xs'",),
     ),
     Case(
         "condition",
@@ -121,7 +139,21 @@ CASES = [
                 node = node.parent
                 n += 1
         """,
-        "assert depth(None) == 0",
+        """
+        class Node:
+            def __init__(self, parent=None):
+                self.parent = parent
+
+
+        root = Node()
+        child = Node(root)
+        assert depth(None) == 0
+        assert depth(root) == 0
+        assert depth(child) == 1
+        assert depth(Node(child)) == 2
+        """,
+        # the condition already starts with ``node is None or``
+        equivalent=("add 'node is None or'",),
     ),
     Case(
         "swap",
@@ -327,7 +359,16 @@ CASES = [
                     seen.add(item)
             return out
         """,
-        "assert dedupe([1, 1, 2, 1]) == [1, 2]",
+        "assert dedupe([1, 1, 2, 1]) == [1, 2] and dedupe([]) == [] and dedupe([3, 4]) == [3, 4]",
+        equivalent=(
+            # two independent statements in the other order
+            "swap 'seen = set()' with the next statement",
+            "swap 'out.append(item)' with the next statement",
+            # adding an item to a set that already holds it, or after the loop, changes nothing
+            "insert 'seen.add(item)' after 'for item in items:'",
+            "insert 'seen.add(item)' after 'if item not in seen:'",
+            "insert 'seen.add(item)' after 'seen.add(item)'",
+        ),
     ),
     Case(
         "guards",
@@ -341,7 +382,13 @@ CASES = [
                 return None
             return sum(xs) / len(xs)
         """,
-        "assert mean([]) is None and mean([2, 4]) == 3",
+        "assert mean([]) is None and mean(None) is None and mean([2, 4]) == 3",
+        # a second guard behind the one the correct code has returns the same ``None``
+        equivalent=(
+            "guard 'if not xs: return None'",
+            "guard 'if xs is None: return None'",
+            "guard 'if xs is None: return xs'",
+        ),
     ),
     Case(
         "graft",
@@ -355,7 +402,73 @@ CASES = [
             m = sum(xs) / len(xs)
             return sum(abs(x - m) for x in xs) / len(xs)
         """,
-        "assert mean_deviation([1, 5]) == 2.0",
+        "assert mean_deviation([1, 5]) == 2.0 and abs(mean_deviation([2, 4, 6]) - 4 / 3) < 1e-9",
+    ),
+    Case(
+        "guards",
+        """
+        def name_length(name):
+            return len(name)
+        """,
+        """
+        def name_length(name):
+            if name is None:
+                return 0
+            return len(name)
+        """,
+        "assert name_length(None) == 0 and name_length('') == 0 and name_length('ab') == 2",
+        # a second guard returns what the first or ``len(name)`` returns
+        equivalent=("guard 'if not name: return 0'", "guard 'if name is None: return 0'"),
+    ),
+    Case(
+        "names",
+        """
+        class Rect:
+            def __init__(self, width, height):
+                self.width = width
+                self.height = height
+
+            def area(self):
+                return self.width * self.width
+        """,
+        """
+        class Rect:
+            def __init__(self, width, height):
+                self.width = width
+                self.height = height
+
+            def area(self):
+                return self.width * self.height
+        """,
+        """
+        r = Rect(2, 3)
+        assert r.area() == 6 and (r.width, r.height) == (2, 3)
+        assert Rect(5, 1).area() == 5
+        """,
+    ),
+    Case(
+        "calls",
+        """
+        def shout(text):
+            return text.lower() + "!"
+        """,
+        """
+        def shout(text):
+            return text.upper() + "!"
+        """,
+        "assert shout('Hi') == 'HI!' and shout('') == '!'",
+    ),
+    Case(
+        "off_by_one",
+        """
+        def upto(xs, i):
+            return xs[:i]
+        """,
+        """
+        def upto(xs, i):
+            return xs[: i + 1]
+        """,
+        "assert upto([1, 2, 3], 0) == [1] and upto([1, 2, 3], 1) == [1, 2]",
     ),
 ]
 
@@ -376,6 +489,24 @@ def test_template_fixes_its_bug(case: Case, tmp_path: Path) -> None:
     assert fix is not None, [p.label for p in patches]
     assert fix.label.startswith(f"{case.template}: mod.py:")
     assert check_passes(tmp_path, after(fix), case.check)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.template}-{i}" for i, c in enumerate(CASES)])
+def test_template_on_correct_code_proposes_only_changes_its_tests_reject(
+    case: Case, tmp_path: Path
+) -> None:
+    # On correct code every candidate either changes behaviour that the fixture's tests pin
+    # (so verification rejects it) or is a documented equivalent: no template offers a "fix"
+    # that alters correct code while its tests still pass.
+    write_module(tmp_path, case.fixed)
+    patches = candidates(tmp_path, templates=[case.template])
+    sources = [textwrap.dedent(case.fixed), *(after(p) for p in patches)]
+
+    correct, *verdicts = check_each(sources, case.check)
+
+    assert correct, "the fixture's tests must pass on the correct code"
+    passing = [p.label.split(" ", 2)[2] for p, ok in zip(patches, verdicts, strict=True) if ok]
+    assert passing == [d for d in passing if d in case.equivalent], passing
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.template}-{i}" for i, c in enumerate(CASES)])

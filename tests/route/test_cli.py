@@ -76,12 +76,49 @@ def test_route_json(cli: Cli, classifier: IntentClassifier) -> None:
     assert set(data["probabilities"]) >= {"crash", "feature", "question"}
 
 
-def test_route_without_models_decides_nothing(cli: Cli) -> None:
-    done = cli("Add a --json flag", "--json")
+def test_route_without_models_shows_the_intent_and_plans_the_fixers(
+    cli: Cli, classifier: IntentClassifier
+) -> None:
+    done = cli("Add support for exporting invoices as PDF", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert (data["intent"], data["basis"]) == ("default", "no_models")
+    assert (data["intent"], data["basis"], data["policy"]) == ("feature", "no_models", "default")
+    assert 0.4 <= data["confidence"] < 1.0
+    assert set(data["probabilities"]) >= {"crash", "feature", "question"}
     assert [t["name"] for t in data["plan"]["tiers"]] == ["fixers"]
+
+
+def test_route_without_models_prints_intent_confidence_and_plan(
+    cli: Cli, classifier: IntentClassifier
+) -> None:
+    done = cli("ZeroDivisionError: division by zero in average() when the list is empty")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("intent: crash (confidence 0.")
+    assert lines[0].endswith(", no_models)")
+    assert "policy: default" in lines
+    assert any(line.startswith("note: no model configured") for line in lines)
+    tiers = [line for line in lines if line.startswith("  ")]
+    assert len(tiers) == 1
+    assert tiers[0].startswith("  1. fixers: 300 candidates")
+    assert any(line.startswith("likely: crash ") for line in lines)
+
+
+@pytest.mark.parametrize("spec", ["bogus:foo", "no-colon", "http://127.0.0.1:8000/v1"])
+def test_route_rejects_a_model_spec_fix_rejects(cli: Cli, spec: str) -> None:
+    done = cli("Add a --json flag", "--model", "scripted:a", "--model", spec)
+    assert done.returncode == 2, done.stdout
+    assert done.stdout == ""
+    assert "patchloop: error: " in done.stderr
+    assert repr(spec) in done.stderr
+
+
+def test_route_names_the_unknown_kind_and_the_valid_ones(cli: Cli) -> None:
+    done = cli("Add a --json flag", "--model", "bogus:foo")
+    assert done.returncode == 2
+    assert "unknown model kind 'bogus'" in done.stderr
+    assert "valid kinds: " in done.stderr
+    assert "scripted" in done.stderr
 
 
 def test_empty_text_is_a_usage_error(cli: Cli) -> None:

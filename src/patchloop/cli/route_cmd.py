@@ -51,6 +51,20 @@ def _config(repo: Path, config_file: Path | None, models: list[str] | None) -> C
     return load_config(project, git_root=git_root, config_file=config_file, cli=cli).config
 
 
+def _check_spec(spec: str) -> None:
+    """Reject a model spec that ``patchloop fix`` would reject, before planning a tier for it."""
+    from patchloop.errors import UnknownComponent
+    from patchloop.models import MODELS, parse_spec
+    from patchloop.models.spec import EXAMPLE_SPEC
+
+    parsed = parse_spec(spec)
+    if parsed.kind not in MODELS.names() and "." not in parsed.kind:
+        raise UnknownComponent(
+            f"unknown model kind {parsed.kind!r} in {str(parsed)!r}",
+            hint=f"valid kinds: {', '.join(MODELS.names())}; for example {EXAMPLE_SPEC!r}",
+        )
+
+
 @contextmanager
 def _slow_notice(message: str, after_s: float = 2.0) -> Iterator[None]:
     """Say on stderr what is going on when the block takes longer than ``after_s``."""
@@ -86,9 +100,12 @@ def plan(
             hint='describe the task, e.g. patchloop route "tests/test_cart.py fails"',
         )
     task = Task(repo=repo, description=text, tests=tuple(test or ()))
-    router = IntentRouter(_config(repo, config, model))
+    settings = _config(repo, config, model)
+    for spec in settings.models:
+        _check_spec(spec)
+    router = IntentRouter(settings)
     with _slow_notice("loading the intent model (its first use exports the embedding graph)"):
-        decision = router.decide(task)
+        decision = router.decide(task, explain=True)
     if as_json:
         print_json(decision.model_dump(mode="json"))
         return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patchloop.errors import UsageError
 from patchloop.eval.pool import run_pool
 from patchloop.eval.reference import matches_reference
 from patchloop.eval.results import ResultsFile, TaskResult
@@ -42,6 +43,19 @@ def select_tasks(tasks: Sequence[SuiteTask], filters: Sequence[str]) -> list[Sui
     return [t for t in tasks if any(fnmatch.fnmatchcase(t.id, f) for f in filters)]
 
 
+def _no_match(filters: Sequence[str], tasks: Sequence[SuiteTask], suite: str) -> UsageError:
+    """The error for filters that select nothing: an empty run would only look like success."""
+    globs = " ".join(f"--filter {f!r}" for f in filters)
+    where = f" of {suite}" if suite else ""
+    if not tasks:
+        return UsageError(f"{globs} matched no task: the suite{where} has no valid task")
+    examples = ", ".join(t.id for t in tasks[:3])
+    return UsageError(
+        f"{globs} matched none of the {len(tasks)} task ids{where}",
+        hint=f"ids look like {examples}; globs match the whole id (quote them for the shell)",
+    )
+
+
 def run_suite(
     suite: Path | ParsedSuite,
     settings: EvalSettings,
@@ -62,6 +76,7 @@ def run_suite(
     ``crash`` or ``loop_error`` again). An interrupt propagates after the running workers are
     stopped; every line written so far is complete. Call it from a script's
     ``if __name__ == "__main__":`` block (workers come from a ``multiprocessing`` forkserver).
+    Filters that match no task raise :class:`~patchloop.errors.UsageError` before anything runs.
     """
     parsed = load_suite(suite) if isinstance(suite, Path) else suite
     name = str(suite) if isinstance(suite, Path) else ""
@@ -69,6 +84,8 @@ def run_suite(
         if on_problem is not None:
             on_problem(problem)
     selected = select_tasks(parsed.tasks, filters)
+    if filters and not selected:
+        raise _no_match(filters, parsed.tasks, name)
     done: dict[str, TaskResult] = {}
     results_file = ResultsFile(out, resume=resume) if out is not None else None
     if results_file is not None:

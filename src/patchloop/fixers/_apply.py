@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -11,7 +12,7 @@ import libcst as cst
 from patchloop.fixers._source import SourceFile
 from patchloop.fixers._types import Edit, Insert, Mutation, Replace
 
-__all__ = ["Applied", "Applier", "Rejected"]
+__all__ = ["Applied", "Applier", "Rejected", "change_size"]
 
 _LINE_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -23,6 +24,8 @@ class Applied:
     text: str
     key: tuple[str, int, int, str]
     """Path, range and AST dump of the changed statement: equal keys mean equal programs."""
+    size: tuple[int, int] = (0, 0)
+    """Lines and characters the change removes plus adds (smaller: the simpler fix)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,42 @@ class Rejected:
     """Why a mutation gave no candidate: ``invalid`` (does not parse or apply) or ``noop``."""
 
     reason: str
+
+
+def _trimmed(old: str, new: str) -> tuple[int, str, str]:
+    """The length of the common prefix of ``old`` and ``new``, and both without their common
+    prefix and suffix."""
+    head = 0
+    limit = min(len(old), len(new))
+    while head < limit and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return head, old[head : len(old) - tail], new[head : len(new) - tail]
+
+
+def change_size(text: str, splices: Sequence[tuple[int, int, str]]) -> tuple[int, int]:
+    """Lines and characters that ``splices`` (start, end, replacement) remove plus add.
+
+    Lines count as a unified diff does: a changed line is one removed and one added, an
+    inserted line one added; characters are the removed plus the inserted ones.
+    """
+    lines = chars = 0
+    for start, end, repl in splices:
+        head, old, new = _trimmed(text[start:end], repl)
+        at = start + head
+        chars += len(old) + len(new)
+        if not old and not new:
+            continue
+        # an edit that neither starts nor ends inside a line only adds or removes whole lines
+        whole = old.endswith("\n") or new.endswith("\n")
+        at_line_start = at == 0 or text[at - 1] in "\r\n"
+        if whole and at_line_start and (not old or not new):
+            lines += (old or new).count("\n")
+        else:
+            lines += old.count("\n") + new.count("\n") + 2
+    return lines, chars
 
 
 def _parse_dump(source: str) -> str | None:
@@ -155,4 +194,5 @@ class Applier:
             return Rejected("invalid")
         if dump == self._original_dump(start, end):
             return Rejected("noop")
-        return Applied(text=new, key=(self.src.path, start, end, dump))
+        size = change_size(text, splices)
+        return Applied(text=new, key=(self.src.path, start, end, dump), size=size)

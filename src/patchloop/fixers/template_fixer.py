@@ -185,12 +185,13 @@ class TemplateFixer:
         appliers = [Applier(src) for src in files]
         seen: set[tuple[str, int, int, str]] = set()
         accepted: list[_Entry] = []
-        for entry in self._plan(files):
-            patch = self._candidate(entry, appliers, seen)
-            if patch is not None:
-                if len(accepted) < self.pairs:
-                    accepted.append(entry)
-                yield patch
+        for group in _ties(self._plan(files)):
+            for entry, applied in self._smallest_first(group, appliers):
+                patch = self._emit(entry, applied, appliers, seen)
+                if patch is not None:
+                    if len(accepted) < self.pairs:
+                        accepted.append(entry)
+                    yield patch
         for a, b in sorted(combinations(accepted, 2), key=lambda p: -p[0].score * p[1].score):
             if a.file != b.file:
                 continue
@@ -199,32 +200,68 @@ class TemplateFixer:
                 description=f"{a.mutation.description} + line {b.line} {b.mutation.description}",
             )
             entry = _Entry(a.score * b.score, a.rank, a.line, a.seq, a.file, "pair", pair)
-            patch = self._candidate(entry, appliers, seen)
+            result = self._apply(entry, appliers)
+            patch = self._emit(entry, result, appliers, seen) if result else None
             if patch is not None:
                 yield patch
 
-    def _candidate(
-        self, entry: _Entry, appliers: Sequence[Applier], seen: set[tuple[str, int, int, str]]
-    ) -> Patch | None:
+    def _smallest_first(
+        self, group: Sequence[_Entry], appliers: Sequence[Applier]
+    ) -> list[tuple[_Entry, Applied]]:
+        """The group's applicable mutations, the smallest change first (stable otherwise).
+
+        Equally promising alternatives at one place (say ``<`` to ``<=`` or to ``!=``): the
+        smaller edit is the likelier fix and the easier diff to review.
+        """
+        results = [(entry, self._apply(entry, appliers)) for entry in group]
+        done = [(entry, applied) for entry, applied in results if applied is not None]
+        return sorted(done, key=lambda pair: pair[1].size) if len(done) > 1 else done
+
+    def _apply(self, entry: _Entry, appliers: Sequence[Applier]) -> Applied | None:
         stats = self.stats
-        applier = appliers[entry.file]
         stats.applied += 1
         try:
-            result: Applied | Rejected = applier.apply(entry.mutation)
+            result: Applied | Rejected = appliers[entry.file].apply(entry.mutation)
         except (cst.CSTValidationError, ValueError, TypeError, KeyError, IndexError):
             result = Rejected("invalid")
-        if not isinstance(result, Applied):
-            if result.reason == "noop":
-                stats.noops += 1
-            else:
-                stats.invalid += 1
-            return None
+        if isinstance(result, Applied):
+            return result
+        if result.reason == "noop":
+            stats.noops += 1
+        else:
+            stats.invalid += 1
+        return None
+
+    def _emit(
+        self,
+        entry: _Entry,
+        result: Applied,
+        appliers: Sequence[Applier],
+        seen: set[tuple[str, int, int, str]],
+    ) -> Patch | None:
+        stats = self.stats
         if result.key in seen:
             stats.duplicates += 1
             return None
         seen.add(result.key)
-        src = applier.src
+        src = appliers[entry.file].src
         stats.yielded += 1
         stats.per_template[entry.template] = stats.per_template.get(entry.template, 0) + 1
         label = f"{entry.template}: {src.path}:{entry.line} {entry.mutation.description}"
         return make_patch([FileChange(path=src.path, before=src.text, after=result.text)], label)
+
+
+def _ties(entries: Sequence[_Entry]) -> Iterator[list[_Entry]]:
+    """Runs of planned entries with the same score at the same line of the same file."""
+    group: list[_Entry] = []
+    for entry in entries:
+        if group and (entry.score, entry.file, entry.line) != (
+            group[0].score,
+            group[0].file,
+            group[0].line,
+        ):
+            yield group
+            group = []
+        group.append(entry)
+    if group:
+        yield group

@@ -87,14 +87,19 @@ class IntentRouter:
             confidence=confidence,
         )
 
-    def decide(self, task: Task) -> Decision:
-        """The plan for ``task`` with its intent, confidence and the reason for both."""
+    def decide(self, task: Task, *, explain: bool = False) -> Decision:
+        """The plan for ``task`` with its intent, confidence and the reason for both.
+
+        With ``explain``, a task whose plan does not depend on its intent (no model tier) is
+        still classified so its intent can be shown; the plan stays the unrouted one.
+        """
         # Routing off, or only the model-free tier configured (which runs whatever the
         # intent): exactly the unrouted plan, so no override can leave the run without a tier.
         if not self.settings.enabled:
             return self._fixed(DEFAULT_POLICY, "disabled", RouteSettings())
         if not self.model_names:
-            return self._fixed(DEFAULT_POLICY, "no_models", RouteSettings())
+            fixed = self._fixed(DEFAULT_POLICY, "no_models", RouteSettings())
+            return self._explained(fixed, task) if explain else fixed
         if not task.description.strip():
             return self._fixed(RULE_INTENT, "no_description")
         if self._classifier is None and (missing := missing_packages(self.settings.backend)):
@@ -116,6 +121,26 @@ class IntentRouter:
             policy=policy,
             probabilities=prediction.probabilities,
             seconds=seconds,
+        )
+
+    def _explained(self, decision: Decision, task: Task) -> Decision:
+        """``decision`` with the intent the model sees in ``task`` (for display only)."""
+        if not task.description.strip():
+            return decision
+        if self._classifier is None and (missing := missing_packages(self.settings.backend)):
+            note = f"intent model not installed (missing: {', '.join(missing)})"
+            return decision.model_copy(update={"note": note})
+        classifier = self.classifier
+        started = time.perf_counter()
+        prediction = classifier.classify(task.description)
+        return decision.model_copy(
+            update={
+                "intent": prediction.intent,
+                "confidence": prediction.confidence,
+                "probabilities": prediction.probabilities,
+                "seconds": time.perf_counter() - started,
+                "note": "no model configured: only the model-free tier runs, whatever the intent",
+            }
         )
 
     def _fixed(self, intent: str, basis: Basis, settings: RouteSettings | None = None) -> Decision:
