@@ -12,9 +12,10 @@ from patchloop.errors import BadOutput, ModelError, NothingToFix, PatchloopError
 from patchloop.planning import build_models, build_tiers, default_plan
 from patchloop.protocols import Model
 from patchloop.repo.snapshot import Snapshot, locate, take_snapshot
-from patchloop.session import EventSink, RunSession, classify, normalize_test_id
+from patchloop.session import EventSink, RunSession, classify
 from patchloop.store import RunStore, new_run_id
 from patchloop.tiers import Proposal, Tier, TierExhausted
+from patchloop.verify.nodeids import normalize_test_id
 
 __all__ = ["repair"]
 

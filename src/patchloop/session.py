@@ -48,7 +48,6 @@ from patchloop.errors import (
     ParseError,
     PatchloopError,
     UnsafeEdit,
-    UsageError,
 )
 from patchloop.protocols import EditFormat, Sandbox, TestRunner
 from patchloop.repo.snapshot import Snapshot, save_snapshot
@@ -59,6 +58,7 @@ from patchloop.verify.baseline import run_baseline
 from patchloop.verify.feedback import render_failures
 from patchloop.verify.flaky import FlakeReport
 from patchloop.verify.guard import check_patch
+from patchloop.verify.nodeids import check_named_tests
 from patchloop.verify.plan import Stage, VerificationPlan
 from patchloop.verify.pytest_runner import PytestRunner
 
@@ -242,7 +242,7 @@ class RunSession:
         failing = set(report.failing)
         if self.task.tests:
             outcomes = report.by_id()
-            _check_named_tests(self.task.tests, outcomes)
+            check_named_tests(self.task.tests, outcomes)
             self.targets = tuple(t for t in self.task.tests if not is_green(t, outcomes))
         else:
             self.targets = tuple(sorted(failing))
@@ -498,43 +498,6 @@ class RunSession:
         self.emit("run.end", stop_reason, status=status, attempts=len(self.attempts))
         self.writer.close()
         return record
-
-
-def normalize_test_id(nodeid: str, root: Path) -> str:
-    """A node id as pytest reports it: relative to ``root``, no ``./``, forward slashes."""
-    path, sep, rest = nodeid.partition("::")
-    path = path.replace("\\", "/")
-    if Path(path).is_absolute():
-        try:
-            path = Path(path).resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            raise UsageError(
-                f"test {nodeid!r} is outside the repository {root}",
-                hint="name tests relative to the project directory",
-            ) from None
-    while path.startswith("./"):
-        path = path[2:]
-    return path.rstrip("/") + sep + rest
-
-
-def _check_named_tests(named: tuple[str, ...], outcomes: dict[str, TestOutcome]) -> None:
-    """Every test the user named must be one the baseline collected (or a prefix of some)."""
-    unknown = [
-        t
-        for t in named
-        if t not in outcomes and not any(k.startswith((t + "::", t + "/")) for k in outcomes)
-    ]
-    if not unknown:
-        return
-    import difflib
-
-    near = difflib.get_close_matches(unknown[0], list(outcomes), n=3, cutoff=0.5)
-    raise UsageError(
-        f"no such test: {', '.join(unknown)} (the baseline collected {len(outcomes)} tests)",
-        hint=("did you mean " + ", ".join(near) + "?")
-        if near
-        else "pass node ids as pytest prints them, e.g. tests/test_x.py::test_name",
-    )
 
 
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")

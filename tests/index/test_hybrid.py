@@ -19,6 +19,7 @@ from patchloop.index import (
 )
 from patchloop.index.repomap import RepoGraph, mentions_in
 from patchloop.index.store import Store
+from patchloop.index.tokenize import tokenize
 from tests.conftest import make_repo
 from tests.index.conftest import commit_all
 
@@ -128,4 +129,30 @@ def test_open_retriever_scopes_hits_to_a_project_subdirectory(
     retriever = open_retriever(Located(), None, store_dir=store_dir)
     hits = retriever.search("refund payment", k=5)
     assert {h.path for h in hits} == {"billing.py", "draft.py"}  # dirty files included
+    retriever.close()
+
+
+def test_search_scored_reports_raw_scores_per_signal(shop_repo: Path, store_dir: Path) -> None:
+    retriever = lexical_retriever(shop_repo, store_dir=store_dir)
+    scored = retriever.search_scored("invoice_tax after apply_discount", k=5)
+    hits = [hit for hit, _ in scored]
+    assert hits == retriever.search("invoice_tax after apply_discount", k=5)
+    state = retriever._state(None)
+    bm25 = dict(state.lexical.top(tokenize("invoice_tax after apply_discount"), 50))
+    for hit, raw in scored:
+        assert set(raw) == set(hit.ranks)
+        row = next(
+            r
+            for r in range(len(state.rows))
+            if (state.rows.paths[r], state.rows.starts[r]) == (hit.path, hit.start_line)
+        )
+        if "bm25" in raw:
+            assert raw["bm25"] == pytest.approx(bm25[row], abs=1e-6)
+    by_bm25 = sorted((p for p in scored if "bm25" in p[1]), key=lambda p: p[0].ranks["bm25"])
+    values = [raw["bm25"] for _, raw in by_bm25]
+    assert values == sorted(values, reverse=True)
+    assert len(set(values)) > 1  # real scores, not ranks
+    repomap = [r["repomap"] for _, r in scored if "repomap" in r]
+    assert repomap
+    assert all(0 < v <= 10 for v in repomap)
     retriever.close()

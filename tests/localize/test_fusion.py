@@ -197,3 +197,22 @@ def test_retrieved_chunks_are_put_on_their_functions_and_tests_are_dropped(make_
     with_tests = Task(repo=root, description="tax", allow_test_edits=True)
     localizer = FusedLocalizer(retriever=_FixedRetriever(hits))
     assert localizer.localize(with_tests, TestReport(), root)[0].path == "tests/test_invoice.py"
+
+
+def test_raw_retrieval_scores_ride_along_with_ranks():
+    h1 = Hit(path="a.py", start_line=1, end_line=5, symbol="f", ranks={"bm25": 2, "dense": 1})
+    h2 = Hit(path="b.py", start_line=1, end_line=5, symbol="g", ranks={"bm25": 1})
+    rankings = hits_to_rankings([h1, h2], [{"bm25": 3.5, "dense": 0.71}, {"bm25": 7.25}])
+    assert [loc.signals for loc in rankings["bm25"]] == [{"bm25": 7.25}, {"bm25": 3.5}]
+    assert rankings["dense"][0].signals == {"dense": 0.71}
+    fused = {loc.symbol: loc.signals for loc in fuse(rankings)}
+    assert fused["f"] == {"bm25": 3.5, "bm25_rank": 2.0, "dense": 0.71, "dense_rank": 1.0}
+    assert fused["g"] == {"bm25": 7.25, "bm25_rank": 1.0}
+
+
+def test_a_rank_only_signal_reports_no_score():
+    hit = Hit(path="a.py", start_line=1, end_line=5, symbol="f", score=0.03, ranks={"bm25": 4})
+    rankings = hits_to_rankings([hit])
+    assert rankings["bm25"][0].signals == {}
+    # not the rank, not the retriever's fused score
+    assert fuse(rankings)[0].signals == {"bm25_rank": 1.0}

@@ -79,3 +79,37 @@ def test_bad_input_is_a_usage_error(tmp_path: Path):
         localize_repo(tmp_path / "missing", task="x")
     with pytest.raises(UsageError, match="nothing to localize"):
         localize_repo(tmp_path, coverage=False)
+
+
+def test_a_named_test_the_run_did_not_collect_is_a_usage_error(stats_repo, sandbox):
+    with pytest.raises(UsageError, match=r"no such test: test_stats\.py::test_meen") as info:
+        localize_repo(
+            stats_repo,
+            tests=["./test_stats.py::test_meen"],
+            sandbox=sandbox,
+            limits=Limits(wall_s=120),
+        )
+    assert "test_stats.py::test_mean" in (info.value.hint or "")
+    with pytest.raises(UsageError, match=r"no such test: test_nope\.py::test_x"):
+        localize_repo(
+            stats_repo, tests=["test_nope.py::test_x"], sandbox=sandbox, limits=Limits(wall_s=120)
+        )
+
+
+def test_retrieval_signals_carry_their_raw_scores(tmp_path: Path):
+    from patchloop.index import lexical_retriever
+    from tests.conftest import make_repo as make_git_repo
+
+    repo = make_git_repo(tmp_path / "git", {"stats.py": STATS, "test_stats.py": TESTS})
+    retriever = lexical_retriever(repo, store_dir=tmp_path / "index")
+    try:
+        report = localize_repo(repo, task="mean of values divides total", retriever=retriever,
+                               coverage=False)  # fmt: skip
+        direct = retriever.search_scored("mean of values divides total", 50)
+    finally:
+        retriever.close()
+    bm25 = {(h.path, h.symbol): raw["bm25"] for h, raw in direct if "bm25" in raw}
+    top = next(f for f in report.functions if "bm25" in f.signals)
+    signal = top.signals["bm25"]
+    assert signal.score == pytest.approx(bm25[(top.path, top.symbol)])
+    assert signal.score != float(signal.rank)

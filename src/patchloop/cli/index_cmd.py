@@ -11,14 +11,19 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from patchloop.cli.common import print_json, resolve
+from patchloop.config import load_config
+from patchloop.errors import RepositoryError, UsageError
 
-__all__ = ["app", "search"]
+__all__ = ["StoreOption", "app", "check_k", "index_dir_setting", "search"]
 
 app = typer.Typer(help="The code index: build it, or drop unreferenced chunks (gc).")
 
 StoreOption = Annotated[
     Path | None, typer.Option("--index-dir", help="Index store (default: the user cache).")
 ]
+
+
+_MAX_NOTES = 20
 
 
 @app.callback(invoke_without_command=True)
@@ -36,9 +41,10 @@ def index(
     if ctx.invoked_subcommand is not None:
         return 0
     from patchloop.index import build_index
+    from patchloop.index.stats import merge_passes
 
     where, resolved = resolve(repo, None, {})
-    index_dir = index_dir or _configured(resolved.config.index.dir)
+    index_dir = index_dir or index_dir_setting(resolved.config.index.dir)
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description:<8}"),
@@ -58,7 +64,8 @@ def index(
         # Lexical first: the ref is searchable before the slow embedding phase starts.
         stats = build_index(where.git_root, ref, index_dir, dense=False, progress=progress)
         if dense:
-            stats = build_index(where.git_root, ref, index_dir, dense=True, progress=progress)
+            embedded = build_index(where.git_root, ref, index_dir, dense=True, progress=progress)
+            stats = merge_passes(stats, embedded)
     if as_json:
         print_json(stats.model_dump(mode="json"))
         return 0
@@ -66,22 +73,30 @@ def index(
         f"indexed {stats.ref} ({stats.files} files): files chunked {stats.files_chunked}, "
         f"reused {stats.files_reused}; chunks new {stats.chunks_new}, reused "
         f"{stats.chunks_reused}; embedded {stats.embedded}, reused {stats.embeddings_reused}"
+        + (f"; {stats.dense_pending} chunks not embedded yet" if stats.dense_pending else "")
     )
+    if stats.skipped:
+        print(f"skipped {stats.skipped} files (binary, too large or unnamed; see the notes)")
     print("time per phase: " + ", ".join(f"{k} {v:.2f}s" for k, v in stats.timings.items()))
-    for note in stats.notes[:20]:
+    for note in stats.notes[:_MAX_NOTES]:
         print(f"note: {note}")
+    if len(stats.notes) > _MAX_NOTES:
+        print(f"note: ... and {len(stats.notes) - _MAX_NOTES} more (--json lists them all)")
     return 0
 
 
 @app.command("gc")
 def collect(
+    repo: Annotated[
+        Path, typer.Option(help="Project whose configuration names the index directory.")
+    ] = Path(),
     index_dir: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> int:
     """Drop chunks and embeddings that no manifest references any more."""
     from patchloop.index import gc
 
-    stats = gc(index_dir)
+    stats = gc(index_dir or _configured_dir(repo))
     if as_json:
         print_json(stats.model_dump(mode="json"))
     else:
@@ -103,8 +118,9 @@ def search(
     """Hybrid search (BM25, embeddings, repo map) over a ref; indexes it lexically if needed."""
     from patchloop.index import search as run_search
 
+    check_k(k)
     where, resolved = resolve(repo, None, {})
-    index_dir = index_dir or _configured(resolved.config.index.dir)
+    index_dir = index_dir or index_dir_setting(resolved.config.index.dir)
     hits = run_search(where.git_root, query, k=k, ref=ref, store_dir=index_dir)
     if as_json:
         print_json([h.model_dump(mode="json") for h in hits])
@@ -120,5 +136,22 @@ def search(
     return 0
 
 
-def _configured(value: str | None) -> Path | None:
+def check_k(k: int) -> None:
+    """``--k`` must ask for at least one result."""
+    if k < 1:
+        raise UsageError(f"--k must be at least 1, got {k}", hint="pass --k 10, say")
+
+
+def index_dir_setting(value: str | None) -> Path | None:
+    """The configured ``index.dir`` as a path (``None``: the store's default)."""
     return Path(value) if value else None
+
+
+def _configured_dir(repo: Path) -> Path | None:
+    """The index directory the configuration of ``repo`` names (``None``: the default)."""
+    try:
+        _, resolved = resolve(repo, None, {})
+    except RepositoryError:
+        # gc needs no repository: outside one, the user and environment settings still count
+        resolved = load_config(repo.resolve())
+    return index_dir_setting(resolved.config.index.dir)

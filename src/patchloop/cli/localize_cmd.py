@@ -13,6 +13,7 @@ from rich.table import Table
 
 from patchloop.cli.common import resolve
 from patchloop.cli.fix import test_argv
+from patchloop.cli.index_cmd import StoreOption, check_k, index_dir_setting
 from patchloop.repo.snapshot import take_snapshot
 
 if TYPE_CHECKING:
@@ -31,26 +32,30 @@ def localize(
     index: Annotated[
         bool, typer.Option("--index/--no-index", help="Use the code index (BM25, dense, map).")
     ] = True,
+    index_dir: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> int:
     """Rank the files and functions most likely to hold the fault, and say why."""
     from patchloop.localize import localize_repo
     from patchloop.sandbox import get_sandbox
+    from patchloop.verify.nodeids import normalize_test_id
 
+    check_k(k)
     where, resolved = resolve(repo, None, {})
     config = resolved.config
+    tests = tuple(normalize_test_id(t, where.project) for t in test or ())
     snapshot = take_snapshot(where)
     try:
         retriever = None
         if index and task:
             from patchloop.index import open_retriever
 
-            store = config.index.dir
-            retriever = open_retriever(where, store_dir=Path(store) if store else None)
+            store_dir = index_dir or index_dir_setting(config.index.dir)
+            retriever = open_retriever(where, store_dir=store_dir)
         report = localize_repo(
             snapshot.template,
             task=task,
-            tests=tuple(test or ()),
+            tests=tests,
             k=k,
             test_cmd=test_argv(config.tests.cmd),
             retriever=retriever,
@@ -59,15 +64,17 @@ def localize(
         )
     finally:
         snapshot.remove()
+    # the run worked on a copy that is gone now; the user's project is what the paths mean
+    report = report.model_copy(update={"root": str(where.project)})
     if as_json:
         print(report.model_dump_json(indent=2))
         return 0
     console = Console(highlight=False)
-    files = Table("#", "file", "score", "signals (rank)", title="files")
+    files = Table("#", "file", "score", "signals (#rank (score))", title="files")
     for n, ranked in enumerate(report.files, 1):
         files.add_row(str(n), ranked.path, f"{ranked.score:.3f}", _why(ranked.signals))
     console.print(files)
-    functions = Table("#", "function", "score", "signals (rank)", title="functions")
+    functions = Table("#", "function", "score", "signals (#rank (score))", title="functions")
     for n, fn in enumerate(report.functions, 1):
         name = f"{fn.path}::{fn.symbol or '<module>'} ({fn.start_line}-{fn.end_line})"
         functions.add_row(str(n), name, f"{fn.score:.3f}", _why(fn.signals))
@@ -78,4 +85,7 @@ def localize(
 
 
 def _why(signals: Mapping[str, SignalScore]) -> str:
-    return ", ".join(f"{name}#{score.rank}" for name, score in sorted(signals.items()))
+    return ", ".join(
+        f"{name}#{score.rank}" + (f" ({score.score:.3g})" if score.score is not None else "")
+        for name, score in sorted(signals.items())
+    )

@@ -78,6 +78,8 @@ def index_ref(
     started = time.perf_counter()
     cache = _stat_cache(store, root) if ref == WORKTREE else {}
     files, updates = list_files(root, ref, commit, cache)
+    files, unnamed = _nameable(files)
+    updates = {p: v for p, v in updates.items() if _is_utf8(p)}
     if updates:
         with store.write() as db:
             db.executemany(
@@ -95,7 +97,7 @@ def index_ref(
     report("list", len(files), len(files))
 
     started = time.perf_counter()
-    notes: list[str] = []
+    notes = [f"{name}: skipped: the file name is not valid UTF-8" for name in unnamed]
     chunks_new = 0
     done = 0
     report("chunk", 0, len(todo))
@@ -148,7 +150,7 @@ def index_ref(
         embedded=int(stats.get("embedded", 0)),  # type: ignore[call-overload]
         embeddings_reused=int(stats.get("reused", 0)),  # type: ignore[call-overload]
         dense_pending=int(stats.get("pending", 0)),  # type: ignore[call-overload]
-        skipped=skipped,
+        skipped=skipped + len(unnamed),
         notes=notes,
         timings={k: round(v, 4) for k, v in timings.items()},
         embedder=str(stats.get("backend", "")),
@@ -159,6 +161,31 @@ def file_key(f: SourceFile) -> str:
     """Key of a file version's chunk list: blob id, grammar and chunker settings."""
     spec = language_for(f.path)
     return f"{f.blob}:{spec.name if spec else 'text'}:{CHUNKER_VERSION}"
+
+
+def _is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _nameable(files: list[SourceFile]) -> tuple[list[SourceFile], list[str]]:
+    """Files whose path is valid UTF-8, and the others' paths with the odd bytes escaped.
+
+    SQLite and JSON hold text only; a path git decoded with surrogate escapes (Latin-1 names,
+    say) cannot be stored or printed, so such files stay out of the index with a note.
+    """
+    kept: list[SourceFile] = []
+    unnamed: list[str] = []
+    for f in files:
+        if _is_utf8(f.path):
+            kept.append(f)
+        else:
+            raw = f.path.encode("utf-8", "surrogateescape")
+            unnamed.append(raw.decode("utf-8", "backslashreplace"))
+    return kept, unnamed
 
 
 def _stat_cache(store: Store, root: Path) -> dict[str, tuple[int, int, str]]:
@@ -287,7 +314,7 @@ def _write_manifest(
 ) -> str:
     digest = hashlib.sha256()
     for path in sorted(keys):
-        digest.update(f"{path}\0{keys[path]}\n".encode("utf-8", "surrogateescape"))
+        digest.update(f"{path}\0{keys[path]}\n".encode())
     manifest = digest.hexdigest()[:32]
     with store.write() as db:
         exists = db.execute("SELECT 1 FROM manifests WHERE key = ?", (manifest,)).fetchone()

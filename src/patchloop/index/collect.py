@@ -17,9 +17,10 @@ def gc(store_dir: Path | None = None, *, prune_missing_repos: bool = True) -> Gc
     """Remove unreferenced manifests, file versions, chunks and embeddings.
 
     With ``prune_missing_repos`` the refs of repositories whose directory is gone go first.
+    Raises ``UsageError`` when ``store_dir`` holds no index (nothing is created there).
     """
     started = time.perf_counter()
-    with Store(store_dir) as store:
+    with Store(store_dir, create=False) as store:
         with store.write() as db:
             counts: dict[str, int] = {}
             before = db.total_changes

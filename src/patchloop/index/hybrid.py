@@ -90,22 +90,34 @@ class HybridRetriever:
 
     def search(self, query: str, k: int = 10, ref: str | None = None) -> list[Hit]:
         """Best ``k`` chunks for ``query`` in ``ref`` (default: the retriever's ref)."""
+        return [hit for hit, _ in self.search_scored(query, k, ref)]
+
+    def search_scored(
+        self, query: str, k: int = 10, ref: str | None = None
+    ) -> list[tuple[Hit, dict[str, float]]]:
+        """Like :meth:`search`, each hit with its raw score per signal: the BM25 score, the
+        cosine similarity, and the repo-map score (the file's personalised PageRank, ten times
+        that where the chunk defines a name the query mentions)."""
         state = self._state(ref if ref is not None else self.ref)
         rows = state.rows
         if len(rows) == 0 or k <= 0:
             return []
         depth = max(self.depth, 3 * k)
         ranks: dict[str, dict[int, int]] = {}
+        raw: dict[str, dict[int, float]] = {}
         bm25 = state.lexical.top(tokenize(query), depth)
         if bm25:
             ranks["bm25"] = {row: n + 1 for n, (row, _) in enumerate(bm25)}
+            raw["bm25"] = dict(bm25)
         dense = self._dense_rows(state, query, depth)
         if dense:
-            ranks["dense"] = dense
+            ranks["dense"] = {row: rank for row, (rank, _) in dense.items()}
+            raw["dense"] = {row: score for row, (_, score) in dense.items()}
         if self.repomap:
             mapped = self._repomap_rows(state, query, depth)
             if mapped:
-                ranks["repomap"] = mapped
+                ranks["repomap"] = {row: n + 1 for n, (row, _) in enumerate(mapped)}
+                raw["repomap"] = dict(mapped)
         self.last_signals = tuple(ranks)
         fused: dict[int, float] = {}
         for signal, by_row in ranks.items():
@@ -117,14 +129,17 @@ class HybridRetriever:
         best = [r for r in ordered if rows.paths[r].startswith(prefix)][:k]
         texts = chunk_texts(self.store, sorted({int(rows.chunk_ids[r]) for r in best}))
         return [
-            Hit(
-                path=rows.paths[r][len(prefix) :],
-                start_line=rows.starts[r],
-                end_line=rows.ends[r],
-                symbol=rows.symbols[r],
-                text=texts.get(int(rows.chunk_ids[r]), ""),
-                score=round(fused[r], 6),
-                ranks={s: by_row[r] for s, by_row in ranks.items() if r in by_row},
+            (
+                Hit(
+                    path=rows.paths[r][len(prefix) :],
+                    start_line=rows.starts[r],
+                    end_line=rows.ends[r],
+                    symbol=rows.symbols[r],
+                    text=texts.get(int(rows.chunk_ids[r]), ""),
+                    score=round(fused[r], 6),
+                    ranks={s: by_row[r] for s, by_row in ranks.items() if r in by_row},
+                ),
+                {s: round(by_row[r], 6) for s, by_row in raw.items() if r in by_row},
             )
             for r in best
         ]
@@ -180,18 +195,18 @@ class HybridRetriever:
             state.graph = RepoGraph.build(self.store, state.rows.manifest)
         return state.graph
 
-    def _repomap_rows(self, state: _RefState, query: str, depth: int) -> dict[int, int]:
+    def _repomap_rows(self, state: _RefState, query: str, depth: int) -> list[tuple[int, float]]:
         graph = self._graph(state)
         mentions = mentions_in(query)
         personal = graph.personalization(mentions)
         if personal is None:
-            return {}
-        best = graph.top_rows(state.rows, graph.rank(personal), mentions, depth)
-        return {row: i + 1 for i, row in enumerate(best)}
+            return []
+        return graph.top_rows_scored(state.rows, graph.rank(personal), mentions, depth)
 
     # -- dense ----------------------------------------------------------------------------
 
-    def _dense_rows(self, state: _RefState, query: str, depth: int) -> dict[int, int]:
+    def _dense_rows(self, state: _RefState, query: str, depth: int) -> dict[int, tuple[int, float]]:
+        """Row -> (rank, cosine similarity) of the nearest chunks."""
         if not self.dense or self._dense_error is not None:
             return {}
         try:
@@ -212,10 +227,10 @@ class HybridRetriever:
         found = vectors.search(
             embedder.embed([query])[0], depth, state.allowed, state.rows.manifest
         )
-        ranks: dict[int, int] = {}
-        for n, (cid, _) in enumerate(found):
+        ranks: dict[int, tuple[int, float]] = {}
+        for n, (cid, score) in enumerate(found):
             for row in state.rows.rows_of_chunk(cid):
-                ranks.setdefault(row, n + 1)
+                ranks.setdefault(row, (n + 1, score))
         return ranks
 
     def _vector_index(self) -> VectorIndex:

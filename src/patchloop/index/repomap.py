@@ -142,6 +142,12 @@ class RepoGraph:
 
         Only rows of the best-ranked files are scored, so the cost follows ``n``, not the repo.
         """
+        return [row for row, _ in self.top_rows_scored(rows, file_rank, mentions, n)]
+
+    def top_rows_scored(
+        self, rows: Rows, file_rank: np.ndarray, mentions: Mentions, n: int
+    ) -> list[tuple[int, float]]:
+        """:meth:`top_rows` with each row's score."""
         import numpy as np
 
         file_rows, leaf = self._row_view(rows)
@@ -157,7 +163,7 @@ class RepoGraph:
         keep = scores > 0
         candidates, scores = candidates[keep], scores[keep]
         order = np.argsort(-scores, kind="stable")[:n]
-        return [int(r) for r in candidates[order]]
+        return [(int(r), float(v)) for r, v in zip(candidates[order], scores[order], strict=True)]
 
     def _row_file(self, rows: Rows) -> np.ndarray:
         self._row_view(rows)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["GcStats", "IndexStats", "Progress"]
+__all__ = ["GcStats", "IndexStats", "Progress", "merge_passes"]
 
 #: ``progress(phase, done, total)``; phases: ``list``, ``chunk``, ``lexical``, ``dense``.
 Progress = Callable[[str, int, int], None]
@@ -48,6 +48,28 @@ class IndexStats(_Frozen):
     """Seconds per phase."""
     embedder: str = ""
     """Embedding backend used, if any."""
+
+
+def merge_passes(lexical: IndexStats, dense: IndexStats) -> IndexStats:
+    """One report for a ref indexed lexically first and then embedded in a second call.
+
+    File and chunk counts, notes and the early phases' timings come from the first call (the
+    second finds everything chunked); embedding counts and the dense timing from the second.
+    """
+    timings = {**lexical.timings}
+    for phase, seconds in dense.timings.items():
+        if phase not in timings:
+            timings[phase] = seconds
+    return lexical.model_copy(
+        update={
+            "manifest": dense.manifest,
+            "embedded": dense.embedded,
+            "embeddings_reused": dense.embeddings_reused,
+            "dense_pending": dense.dense_pending,
+            "embedder": dense.embedder,
+            "timings": timings,
+        }
+    )
 
 
 class GcStats(_Frozen):

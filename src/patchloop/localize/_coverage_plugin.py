@@ -30,6 +30,8 @@ _ROOT = os.path.realpath(os.environ.get("PATCHLOOP_SPECTRUM_ROOT") or os.getcwd(
 _TIMEOUT = float(os.environ.get("PATCHLOOP_SPECTRUM_TEST_TIMEOUT") or 0)
 _FOREIGN = ("site-packages", "dist-packages", ".venv", "venv", ".tox", ".nox")
 _IDLE = "<no test>"
+#: Glob of a path with a byte that was not UTF-8 in a file or directory name.
+_UNNAMED = "**/*[\udc80-\udcff]*"
 _MAX_FRAMES = 60
 
 _state: dict[str, Any] = {"cov": None, "error": None}
@@ -67,7 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
     cov = coverage.Coverage(
         data_file=None,
         source=[_ROOT],
-        omit=[f"*/{name}/*" for name in _FOREIGN],
+        # Paths that are not valid UTF-8 (surrogate escapes) cannot enter coverage's database.
+        omit=[f"*/{name}/*" for name in _FOREIGN] + [_UNNAMED, _UNNAMED + "/*"],
         config_file=False,
         branch=False,
     )

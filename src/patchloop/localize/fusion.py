@@ -50,13 +50,20 @@ def unit_key(loc: Location) -> Unit:
     return (loc.path, loc.symbol, 0) if loc.symbol else (loc.path, "", loc.start_line)
 
 
-def hits_to_rankings(hits: Sequence[Hit]) -> dict[str, list[Location]]:
+def hits_to_rankings(
+    hits: Sequence[Hit], scores: Sequence[Mapping[str, float]] | None = None
+) -> dict[str, list[Location]]:
     """Per-signal ranked locations from retriever hits, using each hit's ``ranks``.
 
+    ``scores[i]`` holds hit ``i``'s raw score per signal (BM25 score, cosine similarity,
+    PageRank), when the retriever reports them; a signal without one carries its rank only.
     A hit without per-signal ranks counts under the signal ``retrieval`` in result order.
     """
     per_signal: dict[str, list[tuple[int, int, Location]]] = {}
+    raw: dict[tuple[str, int], float] = {}
     for order, hit in enumerate(hits):
+        for signal, value in (scores[order] if scores is not None else {}).items():
+            raw[signal, order] = value
         loc = Location(
             path=hit.path,
             start_line=hit.start_line,
@@ -71,7 +78,10 @@ def hits_to_rankings(hits: Sequence[Hit]) -> dict[str, list[Location]]:
     for signal, items in per_signal.items():
         items.sort(key=lambda item: (item[0], item[1]))
         out[signal] = [
-            loc.model_copy(update={"signals": {signal: float(rank)}}) for rank, _, loc in items
+            loc.model_copy(
+                update={"signals": {signal: raw[signal, order]} if (signal, order) in raw else {}}
+            )
+            for _, order, loc in items
         ]
     return out
 
@@ -95,8 +105,9 @@ def fuse(
 ) -> list[Location]:
     """Fused ranking of the units in ``rankings`` (signal name -> ranked locations), best first.
 
-    Each result's ``signals`` holds, per contributing signal ``s``, ``s`` = the signal's own
-    score and ``s_rank`` = the unit's rank in it (1-based). The span comes from the
+    Each result's ``signals`` holds, per contributing signal ``s``, ``s_rank`` = the unit's
+    rank in it (1-based) and ``s`` = the signal's own score where the location carries one in
+    its ``signals``. The span comes from the
     highest-weighted signal that ranks the unit.
     """
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
@@ -109,7 +120,8 @@ def fuse(
             key = unit_key(loc)
             fused[key] = fused.get(key, 0.0) + weight / (rrf_k + rank)
             entry = signals.setdefault(key, {})
-            entry[name] = loc.signals.get(name, loc.score)
+            if name in loc.signals:
+                entry[name] = loc.signals[name]
             entry[f"{name}_rank"] = float(rank)
             if key not in places or places[key][0] < weight:
                 places[key] = (weight, loc)

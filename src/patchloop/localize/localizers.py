@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from patchloop.domain import Limits, Location, Task, TestReport
+from patchloop.domain import Hit, Limits, Location, Task, TestReport
 from patchloop.errors import PatchloopError
 from patchloop.localize._paths import is_test_path, source_files
 from patchloop.localize.calls import call_locations
@@ -178,13 +178,15 @@ class FusedLocalizer:
         if self.retriever is not None:
             query = retrieval_query(task, baseline)
             try:
-                hits = self.retriever.search(query, self.retrieval_k)
+                scored = _search(self.retriever, query, self.retrieval_k)
             except PatchloopError as exc:
                 result.notes.append(f"retrieval unavailable: {exc}")
             else:
                 if not task.allow_test_edits:
-                    hits = [hit for hit in hits if not is_test_path(hit.path)]
-                for signal, ranked in hits_to_rankings(hits).items():
+                    scored = [(hit, raw) for hit, raw in scored if not is_test_path(hit.path)]
+                hits = [hit for hit, _ in scored]
+                raws = [raw for _, raw in scored]
+                for signal, ranked in hits_to_rankings(hits, raws).items():
                     result.rankings[signal] = [_align(loc, index) for loc in ranked]
         return result
 
@@ -211,6 +213,14 @@ def relocalize(previous: Sequence[Location], failure: TestReport, root: Path) ->
     """Update a ranking after a failed attempt: the new failure's source frames move to the
     front (deepest first); everything else keeps its order."""
     return promote(previous, frame_locations(failure, root))
+
+
+def _search(retriever: Retriever, query: str, k: int) -> list[tuple[Hit, Mapping[str, float]]]:
+    """Hits with their raw per-signal scores where the retriever reports them."""
+    scored = getattr(retriever, "search_scored", None)
+    if callable(scored):
+        return list(scored(query, k))
+    return [(hit, {}) for hit in retriever.search(query, k)]
 
 
 def _align(loc: Location, index: SymbolIndex) -> Location:

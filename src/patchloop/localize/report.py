@@ -39,8 +39,9 @@ class SignalScore(_Model):
 
     rank: int
     """1-based rank within the signal."""
-    score: float
-    """The signal's own score (Ochiai, frame weight, BM25 rank, ...)."""
+    score: float | None = None
+    """The signal's own score (Ochiai, frame weight, BM25 score, cosine similarity, PageRank);
+    ``None`` where the source reported a rank only."""
 
 
 class RankedFile(_Model):
@@ -84,10 +85,8 @@ def _signal_scores(loc: Location) -> dict[str, SignalScore]:
     out = {}
     for name, value in loc.signals.items():
         if name.endswith("_rank"):
-            continue
-        rank = loc.signals.get(f"{name}_rank")
-        if rank is not None:
-            out[name] = SignalScore(rank=int(rank), score=value)
+            signal = name.removesuffix("_rank")
+            out[signal] = SignalScore(rank=int(value), score=loc.signals.get(signal))
     return out
 
 
@@ -149,8 +148,9 @@ def localize_repo(
     Without ``baseline``, runs the test files of ``tests`` (the whole suite when empty) once
     through ``sandbox`` with per-test coverage, which yields both the failures' tracebacks and
     the spectrum; the other tests of those files are the passing runs that SBFL contrasts the
-    failures with. ``coverage=False`` skips that run (then only the task text and the
-    retriever count). Nothing is printed; the caller renders the report.
+    failures with. A named test that run (or ``baseline``) does not hold is a ``UsageError``
+    that names the nearest collected ids. ``coverage=False`` skips that run (then only the
+    task text and the retriever count). Nothing is printed; the caller renders the report.
     """
     if not root.is_dir():
         raise RepositoryError(f"{root} is not a directory", hint="pass the project directory")
@@ -160,6 +160,11 @@ def localize_repo(
         )
     notes: list[str] = []
     spectrum: CoverageMap | None = None
+    if tests:
+        from patchloop.verify.nodeids import normalize_test_id
+
+        tests = tuple(normalize_test_id(t, root) for t in tests)
+    collected = baseline is not None
     if baseline is None and coverage:
         sandbox = sandbox or _default_sandbox()
         with sandbox.workspace(root) as workspace:
@@ -168,8 +173,13 @@ def localize_repo(
                 sandbox, workspace, test_cmd, files, limits=limits, python=python or sys.executable
             )
         baseline = spectrum.report()
+        collected = spectrum.complete
         if not spectrum.complete:
             notes.append("coverage incomplete: the test run ended before writing it")
+    if tests and collected and baseline is not None:
+        from patchloop.verify.nodeids import check_named_tests
+
+        check_named_tests(tuple(tests), baseline.by_id())
     baseline = baseline or TestReport()
     if retriever is None:
         notes.append("retrieval signals unavailable: no retriever given")

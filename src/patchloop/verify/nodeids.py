@@ -1,0 +1,46 @@
+"""Test node ids as the user names them, checked against what the baseline collected."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from patchloop.domain import TestOutcome
+from patchloop.errors import UsageError
+
+__all__ = ["check_named_tests", "normalize_test_id"]
+
+
+def normalize_test_id(nodeid: str, root: Path) -> str:
+    """A node id as pytest reports it: relative to ``root``, no ``./``, forward slashes."""
+    path, sep, rest = nodeid.partition("::")
+    path = path.replace("\\", "/")
+    if Path(path).is_absolute():
+        try:
+            path = Path(path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise UsageError(
+                f"test {nodeid!r} is outside the repository {root}",
+                hint="name tests relative to the project directory",
+            ) from None
+    while path.startswith("./"):
+        path = path[2:]
+    return path.rstrip("/") + sep + rest
+
+
+def check_named_tests(named: tuple[str, ...], outcomes: dict[str, TestOutcome]) -> None:
+    """Every test the user named must be one the baseline collected (or a prefix of some)."""
+    unknown = [
+        t
+        for t in named
+        if t not in outcomes and not any(k.startswith((t + "::", t + "/")) for k in outcomes)
+    ]
+    if not unknown:
+        return
+    near = difflib.get_close_matches(unknown[0], list(outcomes), n=3, cutoff=0.5)
+    raise UsageError(
+        f"no such test: {', '.join(unknown)} (the baseline collected {len(outcomes)} tests)",
+        hint=("did you mean " + ", ".join(near) + "?")
+        if near
+        else "pass node ids as pytest prints them, e.g. tests/test_x.py::test_name",
+    )
