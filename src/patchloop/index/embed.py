@@ -148,7 +148,10 @@ class TorchEmbedder:
         self._torch = torch
         self._batcher = _Batcher(folder, batch_tokens)
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        self._model = AutoModel.from_pretrained(str(folder), dtype=dtype).eval()
+        # Eager attention measured ~10% faster than SDPA for these short bf16 sequences.
+        self._model = AutoModel.from_pretrained(
+            str(folder), dtype=dtype, attn_implementation="eager"
+        ).eval()
         self.workers = workers if workers is not None else _usable_cpus()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
