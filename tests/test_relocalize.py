@@ -88,6 +88,9 @@ def test_failure_in_a_second_file_adds_it_to_the_next_prompt(pricing: Path, tmp_
     context = [e for e in events if e.kind == "context"]
     assert [e.data["files"] for e in context] == [2]
     assert context[0].data["repo_map_chars"] > 0
+    added = [e for e in events if e.kind == "context.added"]
+    assert [(e.attempt, e.data["files"]) for e in added] == [(1, 1)]
+    assert "pricing/shipping.py" in added[0].message
 
 
 def test_repo_map_is_in_every_prompt_and_the_prefix_covers_all_but_the_history(

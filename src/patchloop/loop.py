@@ -139,5 +139,14 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
                     verdict=verdict,
                     error=error,
                 )
+        shown = len(tier.added_files)
         tier.observe(draft, feedback)
+        if added := tier.added_files[shown:]:
+            run.emit(
+                "context.added",
+                f"failure points at {', '.join(added)}: added to the prompt",
+                tier=tier.name,
+                attempt=iteration,
+                files=len(added),
+            )
     return "iterations"

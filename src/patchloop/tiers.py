@@ -64,6 +64,8 @@ class Tier:
     plan: TierPlan
     fail_fast: bool = False
     """Verify candidates with early exit: cheap rejection matters more than full feedback."""
+    added_files: Sequence[str] = ()
+    """Files added to the prompt after failures pointed at them, in order (model tiers)."""
 
     @property
     def name(self) -> str:
