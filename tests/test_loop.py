@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from patchloop.config import Config, FixerSettings, TestSettings
-from patchloop.domain import Task
+from patchloop.domain import Completion, CompletionRequest, Task
 from patchloop.errors import UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import ScriptedModel, ScriptedReply
@@ -77,6 +77,23 @@ def test_fixed_in_one_iteration(calc_repo: Path) -> None:
     assert "## test_calc.py" in prompt
     assert "test_clamp_high" in prompt
     assert tree_state(calc_repo) == before
+
+
+def test_user_tree_is_untouched_while_the_run_goes_on(calc_repo: Path) -> None:
+    before = tree_state(calc_repo)
+    seen: list[dict[str, bytes]] = []
+
+    class Watching(ScriptedModel):
+        def complete(self, request: CompletionRequest) -> Completion:
+            # Called after earlier attempts were applied and tested: the tree must not show it.
+            seen.append(tree_state(calc_repo))
+            return super().complete(request)
+
+    model = Watching([WRONG_REPLY, REGRESSION_REPLY, FIX_REPLY], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(), models=[model])
+    assert record.status == "verified"
+    assert len(seen) == 3
+    assert all(state == before for state in seen)
 
 
 def test_failing_attempt_is_fed_back(calc_repo: Path) -> None:
