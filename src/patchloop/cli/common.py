@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import typer
 
 from patchloop.config import ResolvedConfig, load_config
 from patchloop.errors import (
@@ -18,6 +21,7 @@ from patchloop.errors import (
 from patchloop.repo.snapshot import Located, locate
 
 __all__ = [
+    "EXIT_INTERRUPTED",
     "EXIT_NOTHING",
     "EXIT_NOT_FIXED",
     "EXIT_USAGE",
@@ -26,12 +30,14 @@ __all__ = [
     "print_error",
     "print_json",
     "resolve",
+    "run_app",
 ]
 
 EXIT_VERIFIED = 0
 EXIT_NOT_FIXED = 1
 EXIT_USAGE = 2
 EXIT_NOTHING = 3
+EXIT_INTERRUPTED = 130
 
 
 def exit_code_for(exc: PatchloopError) -> int:
@@ -63,3 +69,41 @@ def resolve(
     return where, load_config(
         where.project, git_root=where.git_root, config_file=config_file, cli=cli
     )
+
+
+def run_app(app: typer.Typer, argv: Sequence[str] | None) -> NoReturn:
+    """Run a Typer app and exit with the status its outcome maps to.
+
+    Parser errors exit 2 with Typer's message; Ctrl-C exits 130; an error of the tree prints
+    what went wrong and what to do (and, under ``--json``, an error object on stdout).
+    """
+    args = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        result = app(args=args, standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"patchloop: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except (typer.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except PatchloopError as exc:
+        print_error(exc)
+        if "--json" in args:
+            # Machines reading stdout get an answer too, not only the exit status.
+            print_json(
+                {
+                    "status": "error",
+                    "error": exc.message,
+                    "hint": exc.hint,
+                    "kind": type(exc).__name__,
+                    "exit_code": exit_code_for(exc),
+                }
+            )
+        sys.exit(exit_code_for(exc))
+    sys.exit(result if isinstance(result, int) else 0)

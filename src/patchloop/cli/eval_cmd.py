@@ -6,7 +6,7 @@ import importlib
 import json
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from patchloop.cli.common import EXIT_NOT_FIXED, EXIT_USAGE, exit_code_for, print_error
+from patchloop.cli.common import EXIT_INTERRUPTED, EXIT_NOT_FIXED
 from patchloop.config import Config, load_config
-from patchloop.errors import PatchloopError, UsageError
+from patchloop.errors import UsageError
 from patchloop.eval import (
     ERROR_LABELS,
     EvalSettings,
@@ -28,9 +28,7 @@ from patchloop.eval import (
     run_suite,
 )
 
-__all__ = ["eval_suite", "main"]
-
-EXIT_INTERRUPTED = 130
+__all__ = ["eval_suite"]
 
 
 def _prepare(config: Config) -> Config:
@@ -226,29 +224,3 @@ def eval_suite(
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True))
     return EXIT_NOT_FIXED if run.summary.verified_but_unresolved else 0
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run ``eval`` as a command of its own (``python -m patchloop.cli.eval_cmd``)."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(eval_suite)
-    try:
-        result = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.TyperException as exc:
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        sys.exit(EXIT_USAGE)
-    except (typer.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except PatchloopError as exc:
-        print_error(exc)
-        sys.exit(exit_code_for(exc))
-    sys.exit(result if isinstance(result, int) else 0)
-
-
-if __name__ == "__main__":
-    main()

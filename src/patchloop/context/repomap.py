@@ -9,14 +9,12 @@ reported. The same inputs always give the same bytes, so the map never breaks th
 from __future__ import annotations
 
 import importlib.util
-import re
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchloop.config import ContextSettings
-from patchloop.context.tokens import estimate_tokens
 from patchloop.errors import PatchloopError
 
 __all__ = [
@@ -37,10 +35,6 @@ REPO_MAP_SHARE = 0.125
 MAX_MAP_FILES = 20_000
 #: What building the map imports (the ``index`` extra).
 MAP_MODULES = ("tree_sitter_language_pack", "bm25s", "numpy", "scipy")
-#: The index renders more than the budget so that files left out below do not leave it short.
-_OVERDRAW = 4
-#: A definition line of a rendered map (``  123: def f():``); other lines name a file.
-_DEF_LINE = re.compile(r"^\s*\d+: ")
 
 
 @dataclass(frozen=True)
@@ -92,43 +86,11 @@ def build_repo_map(
 
         retriever = open_retriever(project, store_dir=store_dir, dense=False)
         try:
-            raw = retriever.repo_map(focus, budget_tokens * _OVERDRAW)
+            text = retriever.repo_map(focus, budget_tokens, project_only=True, exclude=shown)
         finally:
             retriever.close()
     except PatchloopError as exc:
         return RepoMap(note=f"no repo map: {exc.message}")
     except (ImportError, OSError, sqlite3.Error) as exc:
         return RepoMap(note=f"no repo map: {type(exc).__name__}: {exc}")
-    return RepoMap(text=_pack(raw, retriever.scope, hidden, budget_tokens))
-
-
-def _pack(raw: str, scope: str, keep: Collection[str], budget_tokens: int) -> str:
-    """Blocks of ``raw`` for files in ``keep``, in order, within ``budget_tokens``.
-
-    The index names files relative to the git root; ``scope`` is the project directory below
-    it, so files outside the project are dropped and the rest made project-relative.
-    """
-    prefix = f"{scope}/" if scope else ""
-    parts: list[str] = []
-    used = 0
-    for path, lines in _blocks(raw):
-        if not path.startswith(prefix) or path[len(prefix) :] not in keep:
-            continue
-        block = "\n".join([f"{path[len(prefix) :]}:", *lines]) + "\n"
-        cost = estimate_tokens(block)
-        if used + cost > budget_tokens:
-            continue
-        parts.append(block)
-        used += cost
-    return "".join(parts)
-
-
-def _blocks(raw: str) -> list[tuple[str, list[str]]]:
-    """``(path, definition lines)`` per file of a rendered map."""
-    blocks: list[tuple[str, list[str]]] = []
-    for line in raw.splitlines():
-        if _DEF_LINE.match(line) and blocks:
-            blocks[-1][1].append(line)
-        elif line.endswith(":"):
-            blocks.append((line[:-1], []))
-    return blocks
+    return RepoMap(text=text)

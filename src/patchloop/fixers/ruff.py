@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from patchloop.domain import FileChange, Location, Patch, Task
 from patchloop.edits.diff import make_patch
-from patchloop.fixers.template_fixer import MAX_FILE_BYTES, is_test_path
+from patchloop.fixers.template_fixer import read_editable
 
 __all__ = ["DEFAULT_RULES", "RuffFixer", "find_ruff"]
 
@@ -100,7 +100,7 @@ class RuffFixer:
             if loc.path in seen:
                 continue
             seen.add(loc.path)
-            text = _read(task, loc.path, root)
+            text = read_editable(task, loc.path, root)
             if text is not None:
                 yield from self._file(ruff, loc.path, text)
 
@@ -168,22 +168,6 @@ class RuffFixer:
                 return fh.read()
         except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
             return None
-
-
-def _read(task: Task, path: str, root: Path) -> str | None:
-    pure = PurePosixPath(path)
-    if pure.suffix != ".py" or pure.is_absolute() or ".." in pure.parts:
-        return None
-    if is_test_path(path) and not task.allow_test_edits:
-        return None
-    file = root / pure
-    try:
-        if not file.is_file() or file.stat().st_size > MAX_FILE_BYTES:
-            return None
-        with file.open(encoding="utf-8", newline="") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _parses(text: str) -> bool:

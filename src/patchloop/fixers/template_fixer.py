@@ -22,6 +22,26 @@ from patchloop.fixers.catalogue import select_templates
 __all__ = ["FixerStats", "TemplateFixer", "is_test_path"]
 
 MAX_FILE_BYTES = 2_000_000
+
+
+def read_editable(task: Task, path: str, root: Path) -> str | None:
+    """The text of a Python file under ``root`` that a fixer may change, else ``None`` (not
+    Python, outside the tree, a test file the task protects, too large, unreadable)."""
+    pure = PurePosixPath(path)
+    if pure.suffix != ".py" or pure.is_absolute() or ".." in pure.parts:
+        return None
+    if is_test_path(path) and not task.allow_test_edits:
+        return None
+    file = root / pure
+    try:
+        if not file.is_file() or file.stat().st_size > MAX_FILE_BYTES:
+            return None
+        with file.open(encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
@@ -136,19 +156,12 @@ class TemplateFixer:
 
     @staticmethod
     def _read(task: Task, path: str, root: Path) -> str | None:
-        pure = PurePosixPath(path)
-        if pure.suffix != ".py" or pure.is_absolute() or ".." in pure.parts:
+        text = read_editable(task, path, root)
+        if text is None:
             return None
-        if is_test_path(path) and not task.allow_test_edits:
-            return None
-        file = root / pure
         try:
-            if not file.is_file() or file.stat().st_size > MAX_FILE_BYTES:
-                return None
-            with file.open(encoding="utf-8", newline="") as fh:
-                text = fh.read()
             ast.parse(text)
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+        except (SyntaxError, ValueError, RecursionError):
             return None
         return text
 

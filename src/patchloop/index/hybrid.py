@@ -6,6 +6,7 @@ cold repository; the dense signal joins as soon as the ref's chunks have embeddi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,8 +145,20 @@ class HybridRetriever:
             for r in best
         ]
 
-    def repo_map(self, task: str = "", budget_tokens: int = 1024, ref: str | None = None) -> str:
-        """Files and their definitions, ranked toward what ``task`` mentions, within a budget."""
+    def repo_map(
+        self,
+        task: str = "",
+        budget_tokens: int = 1024,
+        ref: str | None = None,
+        *,
+        project_only: bool = False,
+        exclude: Collection[str] = (),
+    ) -> str:
+        """Files and their definitions, ranked toward what ``task`` mentions, within a budget.
+
+        Paths are relative to the git root; with ``project_only``, only files below the project
+        directory, named relative to it. Files in ``exclude`` (named the same way) are left out.
+        """
         state = self._state(ref if ref is not None else self.ref)
         graph = self._graph(state)
         personal = graph.personalization(mentions_in(task)) if task else None
@@ -153,7 +166,16 @@ class HybridRetriever:
             import numpy as np
 
             personal = np.full(len(graph.paths), 1.0 / max(len(graph.paths), 1))
-        return graph.render(self.store, state.rows, graph.rank(personal), budget_tokens)
+        prefix = f"{self.scope}/" if project_only and self.scope else ""
+        left_out = set(exclude)
+
+        def name(path: str) -> str | None:
+            if not path.startswith(prefix):
+                return None
+            shown = path[len(prefix) :]
+            return None if shown in left_out else shown
+
+        return graph.render(self.store, state.rows, graph.rank(personal), budget_tokens, name)
 
     # -- per-ref state --------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -185,9 +186,17 @@ class RepoGraph:
         return cached
 
     def render(
-        self, store: Store, rows: Rows, file_rank: np.ndarray | None, budget_tokens: int
+        self,
+        store: Store,
+        rows: Rows,
+        file_rank: np.ndarray | None,
+        budget_tokens: int,
+        name: Callable[[str], str | None] | None = None,
     ) -> str:
-        """Definitions' first lines per file, best files first, within ``budget_tokens``."""
+        """Definitions' first lines per file, best files first, within ``budget_tokens``.
+
+        ``name`` gives the name a file is shown under, or ``None`` to leave the file out.
+        """
         import numpy as np
 
         order = (
@@ -204,11 +213,12 @@ class RepoGraph:
         for i in order:
             path = self.paths[int(i)]
             members = by_path.get(path)
-            if not members:
+            shown = name(path) if name is not None else path
+            if not members or shown is None:
                 continue
             texts = chunk_texts(store, [int(rows.chunk_ids[r]) for r in members])
             seen: set[str] = set()
-            lines = [f"{path}:"]
+            lines = [f"{shown}:"]
             for r in members:
                 if rows.symbols[r] in seen:
                     continue  # later pieces of a split definition

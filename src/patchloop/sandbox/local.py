@@ -120,12 +120,7 @@ class LocalSandbox:
         ``pass_fds`` are inherited by the command at the same numbers (a report pipe).
         """
         del readable, writable  # no file-system isolation here (see the module docstring)
-        scratch = make_temp_dir("run", self.tmp_root)
-        try:
-            home, tmp = scratch / "home", scratch / "tmp"
-            home.mkdir()
-            tmp.mkdir()
-            full_env = clean_env(path=os.environ.get("PATH"), home=home, tmp=tmp, extra=env)
+        with _run_env(self.tmp_root, env) as full_env:
             return supervise(
                 argv,
                 cwd=Path(workdir),
@@ -134,8 +129,6 @@ class LocalSandbox:
                 preexec=make_preexec(rlimit_table(limits)),
                 pass_fds=pass_fds,
             )
-        finally:
-            remove_tree(scratch)
 
     # ------------------------------------------------------------------ warm runs
 
@@ -239,14 +232,20 @@ class _LocalWarm:
         pass_fds: Sequence[int] = (),
     ) -> ProcessResult:
         """``python ARGS`` in ``workdir`` (in place, as :meth:`LocalSandbox.run`)."""
-        scratch = make_temp_dir("run", self.sandbox.tmp_root)
-        try:
-            home, tmp = scratch / "home", scratch / "tmp"
-            home.mkdir()
-            tmp.mkdir()
-            full_env = clean_env(path=os.environ.get("PATH"), home=home, tmp=tmp, extra=env)
+        with _run_env(self.sandbox.tmp_root, env) as full_env:
             return self.server.run(
                 args, cwd=Path(workdir), env=full_env, limits=limits, pass_fds=pass_fds
             )
-        finally:
-            remove_tree(scratch)
+
+
+@contextmanager
+def _run_env(tmp_root: Path | None, env: Mapping[str, str] | None) -> Iterator[dict[str, str]]:
+    """The clean environment of one run, with a private ``HOME`` and ``TMPDIR`` removed after."""
+    scratch = make_temp_dir("run", tmp_root)
+    try:
+        home, tmp = scratch / "home", scratch / "tmp"
+        home.mkdir()
+        tmp.mkdir()
+        yield clean_env(path=os.environ.get("PATH"), home=home, tmp=tmp, extra=env)
+    finally:
+        remove_tree(scratch)
