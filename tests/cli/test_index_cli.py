@@ -160,6 +160,9 @@ def test_gc_without_an_index_says_so(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"no index in {missing}" in proc.stderr
     assert not missing.exists()
+    nowhere = cli("index", "gc", "--repo", str(tmp_path / "nowhere"), index_dir=None)
+    assert nowhere.returncode == 2
+    assert "nowhere does not exist" in nowhere.stderr
 
 
 def test_localize_and_search_usage_errors(calc_repo: Path, tmp_path: Path) -> None:

@@ -115,3 +115,11 @@ def test_run_suite_refuses_filters_that_select_nothing(tmp_path: Path) -> None:
     empty = parse_suite(lines("{not json"))
     with pytest.raises(UsageError, match="the suite has no valid task"):
         run_suite(empty, settings, filters=["*"])
+
+
+def test_run_suite_refuses_a_suite_without_a_valid_task(tmp_path: Path) -> None:
+    empty = parse_suite(lines("{not json", '{"id": 1}'))
+    out = tmp_path / "results.jsonl"
+    with pytest.raises(UsageError, match=r"no valid task \(2 line\(s\) skipped\)"):
+        run_suite(empty, EvalSettings(config=Config()), out=out)
+    assert not out.exists()

@@ -149,6 +149,8 @@ def index_dir_setting(value: str | None) -> Path | None:
 
 def _configured_dir(repo: Path) -> Path | None:
     """The index directory the configuration of ``repo`` names (``None``: the default)."""
+    if not repo.exists():
+        raise UsageError(f"{repo} does not exist", hint="pass --repo with an existing path")
     try:
         _, resolved = resolve(repo, None, {})
     except RepositoryError:

@@ -47,8 +47,6 @@ def _no_match(filters: Sequence[str], tasks: Sequence[SuiteTask], suite: str) ->
     """The error for filters that select nothing: an empty run would only look like success."""
     globs = " ".join(f"--filter {f!r}" for f in filters)
     where = f" of {suite}" if suite else ""
-    if not tasks:
-        return UsageError(f"{globs} matched no task: the suite{where} has no valid task")
     examples = ", ".join(t.id for t in tasks[:3])
     return UsageError(
         f"{globs} matched none of the {len(tasks)} task ids{where}",
@@ -83,6 +81,12 @@ def run_suite(
     for problem in parsed.problems:
         if on_problem is not None:
             on_problem(problem)
+    if not parsed.tasks:
+        where = f" {name}" if name else ""
+        raise UsageError(
+            f"the suite{where} has no valid task ({len(parsed.problems)} line(s) skipped)",
+            hint="fix the lines reported above (the suite format is in the README, Evaluation)",
+        )
     selected = select_tasks(parsed.tasks, filters)
     if filters and not selected:
         raise _no_match(filters, parsed.tasks, name)
