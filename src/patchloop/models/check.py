@@ -1,6 +1,9 @@
 """``patchloop models check``: is the server up, what does it serve, does it really enforce
 the output contract, does it report cached tokens — measured, then recorded for later runs.
 
+An embedded ``llamacpp:`` model is checked by a short real generation in a child process
+(:mod:`patchloop.models.local_check`), so a crashing native build is reported, not fatal.
+
 Enforcement is measured with probes that ask for prose while the contract demands a small
 JSON object: only a server that constrains decoding answers them with valid JSON, so a model
 that merely obeys instructions cannot pass for an enforcing server.
@@ -142,7 +145,12 @@ def check_model(
     """Check ``spec`` and (with ``record``) store the result in the capability cache."""
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     if parsed.kind == "scripted":
-        result = _scripted(parsed)
+        result: ModelCheck = _scripted(parsed)
+    elif parsed.kind == "llamacpp":
+        # Native code that may crash: a real generation, in a child process.
+        from patchloop.models.local_check import check_local
+
+        result = check_local(parsed, settings or ModelSettings())
     else:
         # A check should answer quickly: at most one retry per request.
         settings = settings or ModelSettings()
@@ -257,6 +265,10 @@ def _yes_no(value: bool | None) -> str:
 
 def describe_check(check: ModelCheck) -> str:
     """The check as lines of text for a terminal."""
+    from patchloop.models.local_check import LocalCheck, describe_local
+
+    if isinstance(check, LocalCheck):
+        return describe_local(check)
     lines = [
         f"model spec       {check.spec}",
         f"reachable        {'yes' if check.reachable else 'NO'}",

@@ -377,7 +377,7 @@ def from_spec(
     adapters = _setting(settings, "adapters")
     seed = _setting(settings, "seed")
     return LlamaCppModel(
-        spec.target,
+        __import__("patchloop.models.catalog", fromlist=["_"]).resolve_model_file(spec.target),
         settings=settings,
         name=str(spec),
         model_name=spec.model,
