@@ -83,8 +83,9 @@ def pull(
                 entry, cache, progress=progress, verify=verify, keep_wheels=keep_wheels
             )
         results.append(result)
+        checked = "verified earlier" if result.action == "already pulled" else "sha256 verified"
         print(
-            f"{result.name}: {result.action} ({result.size / 1e6:,.0f} MB, sha256 verified) "
+            f"{result.name}: {result.action} ({result.size / 1e6:,.0f} MB, {checked}) "
             f"in {result.seconds:.1f}s",
             file=sys.stderr,
         )

@@ -58,7 +58,7 @@ class TransferProgress:
             speed = TransferSpeedColumn() if unit == "bytes" else TextColumn("")
             self._bar = Progress(
                 TextColumn("{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=24),
                 amount,
                 speed,
                 TimeRemainingColumn(),

