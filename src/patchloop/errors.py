@@ -24,7 +24,14 @@ pydantic) are translated at the boundary with ``raise ... from exc``.
     │   └── GuardError             the patch touches protected test files or test config
     ├── SandboxError               running a command failed for reasons of the harness
     │   └── InfrastructureError    test command missing, tests cannot be collected, ...
-    └── BudgetExceeded             iterations, tokens or time ran out
+    ├── BudgetExceeded             iterations, tokens or time ran out
+    └── ServiceError               the service refused a request; ``status`` is the HTTP status
+        ├── AuthenticationFailed   no API key, or one the server does not know (401)
+        ├── PermissionDenied       the key's scopes do not cover the repository (403)
+        ├── NotFound               no such run for the key's team (404)
+        ├── Conflict               an idempotency key reused for another request (409)
+        ├── PayloadTooLarge        body, diff or test list over the server's limits (413)
+        └── TooManyRequests        the key's request rate is spent (429); ``retry_after``
 """
 
 from __future__ import annotations
@@ -32,10 +39,12 @@ from __future__ import annotations
 __all__ = [
     "ApplyError",
     "AuthError",
+    "AuthenticationFailed",
     "BadOutput",
     "BadRequest",
     "BudgetExceeded",
     "ConfigError",
+    "Conflict",
     "ContextTooLong",
     "EditError",
     "GuardError",
@@ -43,12 +52,17 @@ __all__ = [
     "ModelError",
     "ModelTimeout",
     "ModelUnavailable",
+    "NotFound",
     "NothingToFix",
     "ParseError",
     "PatchloopError",
+    "PayloadTooLarge",
+    "PermissionDenied",
     "RateLimited",
     "RepositoryError",
     "SandboxError",
+    "ServiceError",
+    "TooManyRequests",
     "UnknownComponent",
     "UnsafeEdit",
     "UsageError",
@@ -182,3 +196,50 @@ class InfrastructureError(SandboxError):
 
 class BudgetExceeded(PatchloopError):
     """The run spent its iterations, tokens or time."""
+
+
+class ServiceError(PatchloopError):
+    """The repair service refused a request; ``status`` is the HTTP status it answers with."""
+
+    status: int = 400
+
+
+class AuthenticationFailed(ServiceError):
+    """No API key was sent, or the server knows no such key."""
+
+    status = 401
+
+
+class PermissionDenied(ServiceError):
+    """The key is valid but its scopes do not cover what the request asks for."""
+
+    status = 403
+
+
+class NotFound(ServiceError):
+    """No such run, or one that belongs to another team."""
+
+    status = 404
+
+
+class Conflict(ServiceError):
+    """The request contradicts an earlier one (an idempotency key reused for another body)."""
+
+    status = 409
+
+
+class PayloadTooLarge(ServiceError):
+    """The body, the diff or the list of tests is over the server's limits."""
+
+    status = 413
+
+
+class TooManyRequests(ServiceError):
+    """The key sent more requests than its rate allows."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        #: Seconds until the next request is accepted.
+        self.retry_after = retry_after

@@ -29,6 +29,7 @@ def _register() -> None:
         models_cmd,
         route_cmd,
         runs,
+        serve_cmd,
     )
 
     app.command("fix")(fix.fix)
@@ -40,6 +41,7 @@ def _register() -> None:
     app.add_typer(runs.app, name="runs")
     app.add_typer(models_cmd.app, name="models")
     app.add_typer(config_cmd.app, name="config")
+    app.add_typer(serve_cmd.app, name="serve")
 
 
 _register()

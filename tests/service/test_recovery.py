@@ -1,0 +1,103 @@
+"""Durability: a worker killed with -9 mid-job, a server restart with queued jobs, and many
+queued repairs on two workers: every job finishes exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.service.conftest import (
+    PATIENCE_S,
+    events,
+    finish,
+    first_event,
+    quickstart,
+    slow_repo,
+    submit,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _worker_of(server: Any, job_id: str) -> tuple[str, int]:
+    with server.db() as db:
+        worker = db.execute("SELECT worker FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+    from tests.service.test_repairs import _worker_pid
+
+    return worker, _worker_pid(server, worker)
+
+
+def test_worker_killed_mid_job_is_retried_once(server_factory: Any, roots: Path) -> None:
+    repo = slow_repo(roots)
+    server = server_factory(workers=2)
+    client = server.client(server.key("alpha"))
+    job = submit(client, {"repository": {"path": str(repo)}})
+    first_event(client, job["id"], "baseline.start")
+    name, pid = _worker_of(server, job["id"])
+    os.kill(pid, signal.SIGKILL)
+
+    view = finish(client, job["id"])
+    assert view["status"] == "succeeded"
+    assert view["verdict"] == "verified"
+    assert view["retries"] == 1
+    assert view["leases"] == 2
+    kinds = [e["kind"] for e in events(client, job["id"])]
+    assert kinds.count("job.start") == 2
+    assert kinds.count("job.retry") == 1
+    assert kinds.count("job.end") == 1
+    retry = next(e for e in events(client, job["id"]) if e["kind"] == "job.retry")
+    assert name in retry["message"]
+    # The lost worker is replaced.
+    deadline = time.monotonic() + PATIENCE_S
+    while client.get("/readyz").json()["workers"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.get("/readyz").json()["workers"] == 2
+
+
+def test_restart_loses_nothing_accepted(server_factory: Any, roots: Path, tmp_path: Path) -> None:
+    repo = quickstart(roots)
+    data = tmp_path / "shared-data"
+    first = server_factory("first", workers=0, data_dir=data)
+    token = first.key("alpha")
+    client = first.client(token)
+    jobs = [submit(client, {"repository": {"path": str(repo)}, "task": f"#{i}"}) for i in range(3)]
+    first.kill()  # not even a clean stop
+
+    second = server_factory("second", workers=2, data_dir=data)
+    client = second.client(token)
+    views = [finish(client, j["id"]) for j in jobs]
+    assert [v["verdict"] for v in views] == ["verified"] * 3
+    assert all(v["retries"] == 0 for v in views)
+
+
+def test_many_queued_repairs_finish_exactly_once(server_factory: Any, roots: Path) -> None:
+    repo = quickstart(roots)
+    count = int(os.environ.get("PATCHLOOP_TEST_SERVICE_JOBS", "6"))
+    server = server_factory(workers=2, team_concurrency=2)
+    client = server.client(server.key("alpha"))
+    ids = [
+        submit(client, {"repository": {"path": str(repo)}, "task": f"#{i}"})["id"]
+        for i in range(count)
+    ]
+    assert len(set(ids)) == count
+    views = [finish(client, job_id) for job_id in ids]
+    assert [v["verdict"] for v in views] == ["verified"] * count
+    with server.db() as db:
+        starts = dict(
+            db.execute(
+                "SELECT job_id, COUNT(*) FROM events WHERE kind = 'job.start' GROUP BY job_id"
+            ).fetchall()
+        )
+        ends = dict(
+            db.execute(
+                "SELECT job_id, COUNT(*) FROM events WHERE kind = 'job.end' GROUP BY job_id"
+            ).fetchall()
+        )
+    assert starts == dict.fromkeys(ids, 1)
+    assert ends == dict.fromkeys(ids, 1)
+    assert len({v["run_ids"][0] for v in views}) == count
