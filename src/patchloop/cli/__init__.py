@@ -42,6 +42,7 @@ def _register() -> None:
     app.add_typer(models_cmd.app, name="models")
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(serve_cmd.app, name="serve")
+    app.command("submit")(serve_cmd.submit)
 
 
 _register()

@@ -1,4 +1,5 @@
-"""``patchloop serve``: run the repair service; ``patchloop serve keys``: manage its API keys."""
+"""``patchloop serve``: run the repair service; ``serve keys``: its API keys; ``submit``: the CLI
+as a client of a running service."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 from patchloop.cli.common import print_json
 from patchloop.errors import UsageError
 
-__all__ = ["app"]
+__all__ = ["app", "submit"]
 
 app = typer.Typer(
     help="Run repair as a service: HTTP API, durable queue, worker processes.",
@@ -141,3 +142,88 @@ def keys_revoke(
     settings = _settings(config, {"data_dir": data_dir})
     key = KeyStore(settings.db_path).revoke(key_id)
     print(f"patchloop: key {key.id} of team {key.team} revoked", file=sys.stderr)
+
+
+def _read_key(key: str | None, key_file: Path | None) -> str:
+    if key:
+        return key
+    if key_file is not None:
+        try:
+            return key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read the key file {key_file}: {exc}") from exc
+    raise UsageError("the service needs an API key", hint="pass --key KEY or --key-file FILE")
+
+
+def submit(
+    task: Annotated[str, typer.Argument(help="What is wrong, in plain words (optional).")] = "",
+    server: Annotated[str, typer.Option(help="Service URL, e.g. http://127.0.0.1:8765.")] = (
+        "http://127.0.0.1:8765"
+    ),
+    repo: Annotated[
+        Path | None, typer.Option(help="Project directory on the server's file system.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Git URL the server clones instead.")] = None,
+    ref: Annotated[str | None, typer.Option(help="Branch, tag or commit.")] = None,
+    test: Annotated[
+        list[str] | None, typer.Option("--test", help="Failing test node id (repeatable).")
+    ] = None,
+    test_cmd: Annotated[str | None, typer.Option(help="Test command.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Model spec the server offers.")
+    ] = None,
+    edit_format: Annotated[str | None, typer.Option(help="search-replace, json or udiff.")] = None,
+    max_iterations: Annotated[int | None, typer.Option(help="Model calls per model tier.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Token budget of the run.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Wall-clock budget in seconds.")] = None,
+    no_fixers: Annotated[
+        bool, typer.Option("--no-fixers", help="Skip the model-free tier.")
+    ] = False,
+    branch: Annotated[
+        str | None, typer.Option(help="Commit the verified diff on a new branch.")
+    ] = None,
+    key: Annotated[str | None, typer.Option(help="API key (patchloop serve keys add).")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="File holding the API key.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the run as JSON.")] = False,
+) -> int:
+    """Submit a repair to a running service and follow it live; flags as for ``fix``."""
+    from patchloop.cli.common import EXIT_NOT_FIXED, EXIT_NOTHING, EXIT_USAGE, EXIT_VERIFIED
+    from patchloop.cli.progress import Progress
+    from patchloop.service.client import ServiceClient
+    from patchloop.service.schemas import Budgets, RepairRequest, Repository
+
+    if (repo is None) == (url is None):
+        raise UsageError("name the repository with exactly one of --repo or --url")
+    request = RepairRequest(
+        repository=Repository(
+            path=str(repo.resolve()) if repo is not None else None, url=url, ref=ref
+        ),
+        task=task,
+        tests=list(test or ()),
+        test_cmd=test_cmd,
+        models=list(model or ()),
+        edit_format=edit_format,
+        budgets=Budgets(max_iterations=max_iterations, max_tokens=max_tokens, timeout=timeout),
+        fixers=not no_fixers,
+        apply_to_branch=branch,
+    )
+    with ServiceClient(server, _read_key(key, key_file)) as client:
+        accepted = client.submit(request)
+        if not as_json:
+            print(f"patchloop: queued {accepted.id} on {server}", file=sys.stderr)
+        with Progress(mode="json" if as_json else "auto") as progress:
+            for event in client.events(accepted.id):
+                if event.event is not None:
+                    progress.on_event(event.event)
+                elif not as_json and event.kind != "job.queued":
+                    print(f"patchloop: {event.kind}: {event.message}", file=sys.stderr)
+        view = client.get(accepted.id)
+    if as_json:
+        print_json(view.model_dump(mode="json", exclude={"record"}))
+    elif view.verdict == "verified":
+        sys.stdout.write(view.diff)
+        print(f"patchloop: verified fix by {view.fixed_by} ({view.id})", file=sys.stderr)
+    else:
+        print(f"patchloop: {view.status}: {view.verdict} {view.error or ''}", file=sys.stderr)
+    codes = {"verified": EXIT_VERIFIED, "not_fixed": EXIT_NOT_FIXED, "nothing_to_fix": EXIT_NOTHING}
+    return codes.get(view.verdict or "", EXIT_USAGE)
