@@ -8,7 +8,7 @@ from typing import Annotated
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from patchloop.errors import NotFound
 from patchloop.service.admission import admit_repair, admit_verify
@@ -37,6 +37,11 @@ router = APIRouter()
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
+#: The page runs its own inline script and talks to this origin only.
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+)
 #: How often a waiting verification looks at its job.
 VERIFY_POLL_S = 0.1
 
@@ -64,6 +69,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 def _accepted(job: Job, created: bool) -> JSONResponse:
     body = accepted(job, replayed=not created)
     return JSONResponse(body.model_dump(), status_code=202, headers={"Location": body.urls.self})
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index() -> HTMLResponse:
+    """The web UI (its data comes from the API, with the key the user enters)."""
+    from patchloop.service.ui import PAGE
+
+    return HTMLResponse(PAGE, headers={"Content-Security-Policy": CSP})
 
 
 @router.get("/healthz", tags=["ops"])
