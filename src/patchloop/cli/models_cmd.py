@@ -112,11 +112,16 @@ def list_models(
         print("[" + ",\n".join(r.model_dump_json(indent=2) for r in rows) + "]")
         return 0
     print(f"model cache: {cache.root}")
-    width = max(len(r.name) for r in rows)
-    for r in rows:
-        state: str = r.state
-        if not r.pulled and r.wheels_downloaded:
-            state += f", {r.wheels_downloaded}/{r.parts} parts downloaded"
+    states = [
+        r.state
+        + (f", {r.wheels_downloaded}/{r.parts} parts downloaded" if r.wheels_downloaded else "")
+        for r in rows
+    ]
+    name_w, state_w = max(len(r.name) for r in rows), max(len(s) for s in states)
+    for r, state in zip(rows, states, strict=True):
         where = str(r.path) if r.pulled else r.pull_command
-        print(f"{r.name:<{width}}  {state:<12} {r.size / 1e6:>7,.0f} MB  {r.licence:<10} {where}")
+        print(
+            f"{r.name:<{name_w}}  {state:<{state_w}}  {r.size / 1e6:>6,.0f} MB  "
+            f"{r.licence:<10}  {where}"
+        )
     return 0

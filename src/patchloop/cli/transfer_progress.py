@@ -76,9 +76,9 @@ class TransferProgress:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, amount)
             return
-        step = self._total * (self._shown + 1) // _PLAIN_STEPS if self._total else 0
-        if self._label and self._shown < _PLAIN_STEPS and self._done >= step > 0:
-            self._shown = _PLAIN_STEPS * self._done // self._total
+        reached = _PLAIN_STEPS * min(self._done, self._total) // self._total if self._total else 0
+        if self._label and reached > self._shown:
+            self._shown = reached
             self._print(f"{self._label}: {self._amount(self._done)}")
 
     def end(self) -> None:
