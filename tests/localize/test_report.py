@@ -104,8 +104,9 @@ def test_retrieval_signals_carry_their_raw_scores(tmp_path: Path):
     retriever = lexical_retriever(repo, store_dir=tmp_path / "index")
     try:
         report = localize_repo(repo, task="mean of values divides total", retriever=retriever,
-                               coverage=False)  # fmt: skip
-        direct = retriever.search_scored("mean of values divides total", 50)
+                               tests=["test_stats.py::test_mean"],
+                               baseline=_failing_mean())  # fmt: skip
+        direct = retriever.search_scored(report.query, 50)
     finally:
         retriever.close()
     bm25 = {(h.path, h.symbol): raw["bm25"] for h, raw in direct if "bm25" in raw}
@@ -113,3 +114,70 @@ def test_retrieval_signals_carry_their_raw_scores(tmp_path: Path):
     signal = top.signals["bm25"]
     assert signal.score == pytest.approx(bm25[(top.path, top.symbol)])
     assert signal.score != float(signal.rank)
+    assert "issue" in report.signals
+
+
+def _failing_mean():
+    from patchloop.domain import TestOutcome, TestReport
+
+    return TestReport(
+        outcomes=(
+            TestOutcome(nodeid="test_stats.py::test_mean", outcome="failed", message="4 != 3"),
+        )
+    )
+
+
+BROKEN_CONFTEST = """
+import pathlib
+pathlib.Path(__file__).with_name("conftest-was-imported").write_text("yes")
+import a_module_that_is_not_installed
+"""
+
+
+def test_the_text_alone_ranks_without_running_the_tests(tmp_path: Path):
+    from patchloop.index import lexical_retriever
+    from tests.conftest import make_repo as make_git_repo
+
+    repo = make_git_repo(
+        tmp_path / "git",
+        {"stats.py": STATS, "test_stats.py": TESTS, "conftest.py": BROKEN_CONFTEST},
+    )
+    retriever = lexical_retriever(repo, store_dir=tmp_path / "index")
+    try:
+        report = localize_repo(repo, task="`mean` divides by one too many", retriever=retriever)
+    finally:
+        retriever.close()
+    assert not (repo / "conftest-was-imported").exists()
+    assert not report.tests_ran
+    assert report.signals == ("issue",)
+    assert report.files[0].path == "stats.py"
+    top = report.functions[0]
+    assert (top.path, top.symbol) == ("stats.py", "mean")
+    assert any("mean" in reason for reason in top.reasons)
+    assert report.lines
+    assert report.lines[0].path == "stats.py"
+    assert report.lines[0].start_line >= 1
+
+
+def test_a_suite_that_cannot_be_collected_is_a_note(tmp_path: Path, sandbox):
+    from patchloop.index import lexical_retriever
+    from tests.conftest import make_repo as make_git_repo
+
+    repo = make_git_repo(
+        tmp_path / "git",
+        {"stats.py": STATS, "test_stats.py": TESTS, "conftest.py": BROKEN_CONFTEST},
+    )
+    retriever = lexical_retriever(repo, store_dir=tmp_path / "index")
+    try:
+        report = localize_repo(
+            repo,
+            task="`mean` divides by one too many",
+            retriever=retriever,
+            run_tests=True,
+            sandbox=sandbox,
+            limits=Limits(wall_s=120),
+        )
+    finally:
+        retriever.close()
+    assert (top := report.functions[0]).symbol == "mean", top
+    assert any("not run" in note or "collected" in note for note in report.notes), report.notes

@@ -114,8 +114,8 @@ def index_ref(
     started = time.perf_counter()
     rows = load_rows(store, manifest)
     report("lexical", 0, 1)
-    if Lexical.load(store, rows) is None:
-        Lexical.build(store, rows).save(store)
+    Lexical.open(store, rows)
+    Lexical.open(store, rows, unit="file")
     report("lexical", 1, 1)
     timings["lexical"] = time.perf_counter() - started
 

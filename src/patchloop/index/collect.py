@@ -54,7 +54,7 @@ def gc(store_dir: Path | None = None, *, prune_missing_repos: bool = True) -> Gc
         lexical = store.dir / "lexical"
         if lexical.is_dir():
             for entry in lexical.iterdir():
-                if entry.name not in manifests:
+                if entry.name.partition(".")[0] not in manifests:
                     shutil.rmtree(entry, ignore_errors=True)
         if orphans or counts["embeddings"]:
             _rewrite_vectors(store, models)

@@ -150,8 +150,10 @@ def _ls_tree(root: Path, commit: str) -> Iterator[SourceFile]:
     for entry in _z(raw):
         meta, _, path = entry.partition("\t")
         mode, kind, blob, size = meta.split()
-        if kind != "blob" or mode == "120000":
-            continue  # submodules and symlinks hold no code of this repository
+        if kind != "blob" or mode == "120000" or not size.isdigit():
+            # submodules and symlinks hold no code of this repository; a blob whose size git
+            # cannot tell is missing from the object store (a partial or trimmed clone)
+            continue
         yield SourceFile(path, blob, int(size))
 
 

@@ -20,6 +20,7 @@ from patchloop.index.repomap import RepoGraph, mentions_in
 from patchloop.index.rows import Rows, chunk_texts, load_rows
 from patchloop.index.store import Store
 from patchloop.index.tokenize import tokenize
+from patchloop.index.view import IndexView
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,6 +36,9 @@ SIGNALS = ("bm25", "dense", "repomap")
 class _RefState:
     rows: Rows
     lexical: Lexical
+    ref: str = ""
+    commit: str | None = None
+    view: IndexView | None = None
     graph: RepoGraph | None = None
     allowed: np.ndarray | None = None
     dense_ready: bool = False
@@ -177,6 +181,21 @@ class HybridRetriever:
 
         return graph.render(self.store, state.rows, graph.rank(personal), budget_tokens, name)
 
+    def view(self, ref: str | None = None) -> IndexView:
+        """The read-only view of ``ref`` that issue localization ranks with (paths relative to
+        the git root; :attr:`scope` says which of them belong to the project)."""
+        state = self._state(ref if ref is not None else self.ref)
+        if state.view is None:
+            state.view = IndexView.open(
+                self.store,
+                root=self.root,
+                ref=state.ref,
+                commit=state.commit,
+                rows=state.rows,
+                chunks=state.lexical,
+            )
+        return state.view
+
     # -- per-ref state --------------------------------------------------------------------
 
     def _state(self, ref: str | None) -> _RefState:
@@ -186,11 +205,8 @@ class HybridRetriever:
         name, commit = resolve_ref(self.root, ref)
         manifest = self._manifest(name, commit)
         rows = load_rows(self.store, manifest)
-        lexical = Lexical.load(self.store, rows)
-        if lexical is None:
-            lexical = Lexical.build(self.store, rows)
-            lexical.save(self.store)
-        state = _RefState(rows, lexical)
+        lexical = Lexical.open(self.store, rows)
+        state = _RefState(rows, lexical, name, commit)
         self._states[asked] = state
         if self._vectors is not None:
             from patchloop.index.embed import model_key

@@ -1,11 +1,11 @@
-"""BM25 (bm25s) over a manifest's rows: chunk tokens plus the tokens of its path and symbol."""
+"""BM25 (bm25s) over a manifest: per chunk (its tokens plus its path and symbol) or per file."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from patchloop.index.rows import Rows
 from patchloop.index.store import Store
@@ -14,24 +14,35 @@ from patchloop.index.tokenize import tokenize
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Lexical"]
+__all__ = ["Lexical", "Unit"]
+
+#: What one BM25 document is: a chunk occurrence, or a whole file.
+Unit = Literal["chunk", "file"]
 
 
 class Lexical:
     """A BM25 index whose document ``i`` is row ``i`` of ``rows``."""
 
-    def __init__(self, bm25: Any, rows: Rows) -> None:
+    def __init__(self, bm25: Any, rows: Rows, *, unit: Unit = "chunk") -> None:
         self.bm25 = bm25
         self.rows = rows
+        self.unit: Unit = unit
+        self.paths: list[str] = list(dict.fromkeys(rows.paths)) if unit == "file" else []
+        """Document ``i``'s path when ``unit == "file"``."""
 
     @staticmethod
-    def directory(store: Store, manifest: str) -> Path:
+    def directory(store: Store, manifest: str, unit: Unit = "chunk") -> Path:
         """Where the saved index of ``manifest`` lives."""
-        return store.dir / "lexical" / manifest
+        return store.dir / "lexical" / (manifest if unit == "chunk" else f"{manifest}.{unit}")
 
     @classmethod
-    def build(cls, store: Store, rows: Rows) -> Lexical:
-        """Index ``rows`` from the token ids stored with their chunks."""
+    def build(cls, store: Store, rows: Rows, *, unit: Unit = "chunk") -> Lexical:
+        """Index ``rows`` from the token ids stored with their chunks.
+
+        ``unit="chunk"``: document ``i`` is row ``i`` (chunk tokens plus its path and symbol);
+        ``unit="file"``: document ``i`` is the ``i``-th distinct path of ``rows`` (the tokens of
+        all its chunks plus its path), which is whole-file BM25.
+        """
         import bm25s  # type: ignore[import-untyped]
         import numpy as np
 
@@ -46,30 +57,38 @@ class Lexical:
                 chunk_tokens[cid] = np.frombuffer(blob, dtype=np.int32)
         names, extra = _name_tokens(store, {*rows.paths, *rows.symbols})
         empty = np.zeros(0, dtype=np.int64)
-        parts: list[np.ndarray] = []
-        for row, cid in enumerate(rows.chunk_ids.tolist()):
-            parts += (
-                chunk_tokens.get(cid, empty),
-                names[rows.paths[row]],
-                names[rows.symbols[row]],
-            )
-        lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-        lengths = lengths.reshape(-1, 3).sum(axis=1) if parts else empty
+        docs: list[list[np.ndarray]] = []
+        if unit == "file":
+            previous = None
+            for row, cid in enumerate(rows.chunk_ids.tolist()):
+                path = rows.paths[row]
+                if path != previous:
+                    docs.append([names[path]])
+                    previous = path
+                docs[-1].append(chunk_tokens.get(cid, empty))
+        else:
+            for row, cid in enumerate(rows.chunk_ids.tolist()):
+                docs.append(
+                    [chunk_tokens.get(cid, empty), names[rows.paths[row]], names[rows.symbols[row]]]
+                )
+        lengths = np.fromiter((sum(len(p) for p in d) for d in docs), dtype=np.int64)
+        parts = [p for d in docs for p in d]
         flat = np.concatenate(parts).astype(np.int64) if parts else empty
-        # ids of the shared vocabulary -> dense ids of this manifest's vocabulary
-        present, local = np.unique(flat, return_inverse=True)
+        # ids of the shared vocabulary -> dense ids of this manifest's vocabulary (a lookup
+        # table rather than np.unique: linear, where sorting millions of ids is not)
+        present, local = _compact(flat)
         texts = _token_texts(store, present.tolist(), extra)
         vocab = {token: i for i, token in enumerate(texts)}
         bm25 = bm25s.BM25()
         if len(rows):
             _fill(bm25, local, lengths, vocab)
-        return cls(bm25, rows)
+        return cls(bm25, rows, unit=unit)
 
     def save(self, store: Store) -> None:
         """Persist under the store; another process that saved the same manifest first wins."""
         import numpy as np
 
-        target = self.directory(store, self.rows.manifest)
+        target = self.directory(store, self.rows.manifest, self.unit)
         if target.exists() or len(self.rows) == 0:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,12 +105,12 @@ class Lexical:
             shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, store: Store, rows: Rows) -> Lexical | None:
+    def load(cls, store: Store, rows: Rows, *, unit: Unit = "chunk") -> Lexical | None:
         """The saved index of ``rows.manifest``, or ``None`` when absent or stale."""
         import bm25s
         import numpy as np
 
-        target = cls.directory(store, rows.manifest)
+        target = cls.directory(store, rows.manifest, unit)
         try:
             saved_ids = np.load(target / "chunk_ids.npy")
             if not np.array_equal(saved_ids, rows.chunk_ids):
@@ -99,10 +118,20 @@ class Lexical:
             bm25 = bm25s.BM25.load(str(target), mmap=True, show_progress=False, verbosity=0)
         except (OSError, ValueError):
             return None
-        return cls(bm25, rows)
+        return cls(bm25, rows, unit=unit)
+
+    @classmethod
+    def open(cls, store: Store, rows: Rows, *, unit: Unit = "chunk") -> Lexical:
+        """The saved index, else built and saved."""
+        found = cls.load(store, rows, unit=unit)
+        if found is None:
+            found = cls.build(store, rows, unit=unit)
+            found.save(store)
+        return found
 
     def top(self, query_tokens: list[str], n: int) -> list[tuple[int, float]]:
-        """Best ``n`` ``(row, score)`` with a positive score."""
+        """Best ``n`` ``(document, score)`` with a positive score (documents are rows, or
+        indexes into :attr:`paths` for a file-level index)."""
         import numpy as np
 
         known = [t for t in query_tokens if t in self.bm25.vocab_dict]
@@ -113,6 +142,22 @@ class Lexical:
         best = np.argpartition(-scores, n - 1)[:n]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(int(r), float(scores[r])) for r in best if scores[r] > 0]
+
+
+def _compact(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(present, local)``: the distinct values of ``ids`` in ascending order, and each id's
+    position among them (what ``np.unique(ids, return_inverse=True)`` returns)."""
+    import numpy as np
+
+    if ids.size == 0:
+        return ids, ids
+    low = int(ids.min())
+    shifted = ids - low
+    seen = np.zeros(int(shifted.max()) + 1, dtype=bool)
+    seen[shifted] = True
+    present = np.flatnonzero(seen)
+    table = np.cumsum(seen, dtype=np.int64) - 1
+    return present + low, table[shifted]
 
 
 def _name_tokens(store: Store, names: set[str]) -> tuple[dict[str, np.ndarray], dict[int, str]]:

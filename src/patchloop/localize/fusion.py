@@ -6,7 +6,8 @@ Each signal is a ranked list of locations. Locations are merged per *unit*: a fu
 
 Default weights (:data:`DEFAULT_WEIGHTS`) encode how often each signal points at the code to
 change: a traceback frame from the failing test (3.0) beats SBFL (2.0), the code a failing test
-calls (1.5) and places named in the task text (1.5); each retrieval signal alone counts 1.0
+calls (1.5) and places named in the task text (1.5); the issue ranker (files, then definitions,
+from the task text through the code index) counts 2.0; each retrieval signal alone counts 1.0
 (BM25, dense) or 0.5 (repo map). With ``rrf_k = 60`` the top traceback frame therefore outranks
 the first hit of every lexical signal unless two or more of them agree on another unit near
 their tops.
@@ -34,6 +35,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "sbfl": 2.0,
     "calls": 1.5,
     "mentions": 1.5,
+    "issue": 2.0,
     "bm25": 1.0,
     "dense": 1.0,
     "retrieval": 1.0,
