@@ -3,7 +3,7 @@
 An embedded model runs native code in patchloop's own process, so a broken llama.cpp build
 (a SIGSEGV in a CPU kernel, an illegal instruction) would take the caller down with it. The
 check loads the model and generates a few tokens in a child (``python -m
-patchloop.models.local_check``); the child reports each stage on stdout as a JSON line, so a
+patchloop.models._check_child``); the child reports each stage on stdout as a JSON line, so a
 crash is reported with its signal, the stage it hit, the backend and a hint.
 
 Measured: load time, prefill tokens/s (a one-token reply to a tiny chat), generation tokens/s
@@ -13,44 +13,22 @@ cached tokens on that repeat, and whether a JSON-schema contract is enforced.
 
 from __future__ import annotations
 
-import faulthandler
 import json
 import subprocess
 import sys
-import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 
-from pydantic import BaseModel, ConfigDict
-
 from patchloop.config import ModelSettings
-from patchloop.domain import CompletionRequest, Message, OutputContract, Sampling
-from patchloop.errors import BadOutput, PatchloopError
+from patchloop.models._check_child import ChildRequest
 from patchloop.models._crash import crash_hint, describe_signal
 from patchloop.models.capcache import ModelCheck
 from patchloop.models.spec import ModelSpec
 
 __all__ = ["LocalCheck", "check_local", "describe_local"]
 
-_CHAT = (
-    Message(role="system", content="You are a concise coding assistant."),
-    Message(
-        role="user",
-        content="This function should return the largest item of a list, but it fails:\n\n"
-        "def largest(items):\n    best = items[0]\n    for item in items:\n"
-        "        if item < best:\n            best = item\n    return best\n\n"
-        "Explain the bug in one sentence.",
-    ),
-)
-_GENERATE = 16
-_SCHEMA: dict[str, object] = {
-    "type": "object",
-    "properties": {"language": {"type": "string", "enum": ["python", "rust"]}},
-    "required": ["language"],
-    "additionalProperties": False,
-}
 _WHERE = {
     "start": "before loading the model",
     "load": "while loading the model",
@@ -79,13 +57,6 @@ class LocalCheck(ModelCheck):
     """``SIGSEGV`` etc. when the child was killed by a signal."""
     hint: str | None = None
     stderr_tail: tuple[str, ...] = ()
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    spec: ModelSpec
-    settings: ModelSettings
 
 
 def backend_version() -> str:
@@ -121,9 +92,9 @@ def check_local(
         backend=backend_version(),
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    argv = list(command or [sys.executable, "-m", "patchloop.models.local_check"])
+    argv = list(command or [sys.executable, "-m", "patchloop.models._check_child"])
     limit = timeout_s or settings.request_timeout + 120
-    request = _Request(spec=spec, settings=settings).model_dump_json()
+    request = ChildRequest(spec=spec, settings=settings).model_dump_json()
     stages: list[dict[str, object]] = []
     tail: deque[str] = deque(maxlen=_STDERR_LINES)
     try:
@@ -245,10 +216,6 @@ def _measured(head: LocalCheck, stages: list[dict[str, object]]) -> LocalCheck:
     )
 
 
-def _rate(tokens: int, seconds: float) -> float:
-    return round(tokens / seconds, 1) if seconds > 0 else 0.0
-
-
 def describe_local(check: LocalCheck) -> str:
     """The check as lines of text for a terminal."""
 
@@ -279,66 +246,3 @@ def describe_local(check: LocalCheck) -> str:
         lines.append(f"hint             {check.hint}")
     lines += [f"child stderr     {line}" for line in check.stderr_tail]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- the child process
-
-
-def _emit(stage: str, **data: object) -> None:
-    print(json.dumps({"stage": stage, **data}), flush=True)
-
-
-def _child() -> int:
-    """Load, prefill, generate, constrain; one JSON line per stage on stdout."""
-    from patchloop.models import build_model
-    from patchloop.models.validate import validate_json_output
-
-    faulthandler.enable()  # a native crash still prints the Python stack on stderr
-    request = _Request.model_validate_json(sys.stdin.read())
-    try:
-        _emit("load")
-        started = time.perf_counter()
-        model = build_model(request.spec, request.settings, use_recorded=False)
-        load_s = time.perf_counter() - started
-        _emit("prefill", load_s=round(load_s, 3))
-        ask = CompletionRequest(
-            messages=_CHAT, sampling=Sampling(temperature=0.0, max_tokens=1, seed=0)
-        )
-        first = model.complete(ask)
-        prompt = first.usage.prompt_tokens
-        _emit(
-            "generate",
-            model=first.model,
-            prompt_tokens=prompt,
-            prefill_tok_s=_rate(prompt, first.latency_s),
-        )
-        ask = ask.model_copy(update={"sampling": Sampling(temperature=0.0, max_tokens=_GENERATE)})
-        again = model.complete(ask)
-        made = again.usage.completion_tokens
-        _emit(
-            "constrained",
-            generated_tokens=made,
-            generation_s=round(again.latency_s, 3),
-            generation_tok_s=_rate(made, again.latency_s),
-            cached_tokens=again.usage.cached_tokens,
-            reply=again.text[:200],
-        )
-        probe = CompletionRequest(
-            messages=(Message(role="user", content="Which language is this project in?"),),
-            contract=OutputContract(name="probe", json_schema=_SCHEMA),
-            sampling=Sampling(temperature=0.0, max_tokens=32, seed=0),
-        )
-        try:
-            validate_json_output(model.complete(probe).text, _SCHEMA)
-            constrained = True
-        except BadOutput:
-            constrained = False
-        _emit("done", constrained=constrained)
-    except PatchloopError as exc:
-        print(json.dumps({"stage": "failed", "error": exc.message, "hint": exc.hint}), flush=True)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child())
