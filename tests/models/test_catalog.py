@@ -79,7 +79,7 @@ def test_a_pulled_name_resolves_to_its_file(fake: FakeModel, models_dir: Path) -
     path = resolve_model_file("FAKE-coder", catalog=known)
     assert path == models_dir / "fake-coder.gguf"
     path.write_bytes(b"changed since it was verified")
-    with pytest.raises(UsageError, match=r"not pulled \(wrong size"):
+    with pytest.raises(UsageError, match=r"'fake-coder' is damaged \(wrong size\)"):
         resolve_model_file("fake-coder", catalog=known)
 
 

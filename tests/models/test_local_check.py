@@ -11,9 +11,14 @@ import pytest
 
 from patchloop.config import ModelSettings
 from patchloop.errors import UsageError
+from patchloop.models import catalog
+from patchloop.models.catalog import Catalog
 from patchloop.models.check import check_model, describe_check
 from patchloop.models.local_check import LocalCheck, check_local
+from patchloop.models.model_cache import ModelCache
+from patchloop.models.pull import pull_model
 from patchloop.models.spec import parse_spec
+from tests.models.fake_wheels import CopyDownloader, fake_model
 
 SPEC = parse_spec("llamacpp:/models/coder.gguf")
 
@@ -94,6 +99,7 @@ def test_a_full_run_of_the_child_is_measured() -> None:
     assert (result.prefill_tok_s, result.generation_tok_s, result.cached_tokens) == (80, 20, 40)
     assert result.constrained_output is True
     assert result.capabilities.reports_cached_tokens
+    assert result.capabilities.adapters  # declared by the backend, not measured: kept
     assert "prefill          80.0 tok/s (40 prompt tokens)" in describe_check(result)
 
 
@@ -104,3 +110,23 @@ def test_an_unpulled_name_stops_before_any_child(
     with pytest.raises(UsageError, match="not pulled") as info:
         check_model("llamacpp:qwen2.5-coder-1.5b", record=False)
     assert info.value.hint == "patchloop models pull qwen2.5-coder-1.5b"
+
+
+def test_the_child_loads_the_file_a_name_resolves_to(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = fake_model(tmp_path / "index")
+    cache = ModelCache(tmp_path / "elsewhere")
+    pull_model(fake.entry, cache, downloader=CopyDownloader(fake.folder))
+    monkeypatch.setattr(catalog, "CATALOG", Catalog((fake.entry,)))
+    echo = "import json, sys\nsent = json.load(sys.stdin)\n" + (
+        "print(json.dumps({'stage': 'failed', 'error': sent['spec']['target']}))\nsys.exit(1)"
+    )
+    result = check_local(
+        parse_spec("llamacpp:fake-coder"),
+        ModelSettings(),
+        cache_dir=cache.root,
+        command=[sys.executable, "-c", echo],
+    )
+    assert result.path == str(cache.path(fake.entry))
+    assert result.errors[0].startswith(f"{cache.path(fake.entry)} before loading the model")

@@ -36,13 +36,9 @@ def check(
     generates a few tokens: load time, prefill and generation speed, or the crash's signal.
     The result is recorded, and later runs with the same spec use the measured capabilities.
     """
-    import os
-
     from patchloop.models.check import check_model, describe_check
 
-    if cache_dir is not None:  # the child process resolves names through the same variable
-        os.environ["PATCHLOOP_MODEL_CACHE"] = str(cache_dir.expanduser())
-    result = check_model(spec, ModelSettings(), probes=probes)
+    result = check_model(spec, ModelSettings(), probes=probes, model_cache=cache_dir)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:

@@ -211,9 +211,14 @@ def resolve_model_file(
         return Path(target)
     cache = ModelCache(model_cache_dir(cache_dir))
     status = cache.status(entry)
+    why = {
+        "not pulled": "is not pulled",
+        "unverified": "changed since it was verified",
+        "wrong size": "is damaged (wrong size)",
+    }
     if not status.pulled:
         raise UsageError(
-            f"model {entry.name!r} is not pulled ({status.state} in {cache.root})",
+            f"model {entry.name!r} {why[status.state]} (model cache {cache.root})",
             hint=f"patchloop models pull {entry.name}",
         )
     return status.path

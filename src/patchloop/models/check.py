@@ -141,8 +141,12 @@ def check_model(
     probes: int = 3,
     cache_path: Path | None = None,
     record: bool = True,
+    model_cache: Path | None = None,
 ) -> ModelCheck:
-    """Check ``spec`` and (with ``record``) store the result in the capability cache."""
+    """Check ``spec`` and (with ``record``) store the result in the capability cache.
+
+    ``model_cache`` is where an embedded model's catalog name is looked up.
+    """
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     if parsed.kind == "scripted":
         result: ModelCheck = _scripted(parsed)
@@ -150,7 +154,7 @@ def check_model(
         # Native code that may crash: a real generation, in a child process.
         from patchloop.models.local_check import check_local
 
-        result = check_local(parsed, settings or ModelSettings())
+        result = check_local(parsed, settings or ModelSettings(), cache_dir=model_cache)
     else:
         # A check should answer quickly: at most one retry per request.
         settings = settings or ModelSettings()

@@ -20,11 +20,13 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 from patchloop.config import ModelSettings
 from patchloop.models._check_child import ChildRequest
 from patchloop.models._crash import crash_hint, describe_signal
 from patchloop.models.capcache import ModelCheck
+from patchloop.models.llamacpp import CAPABILITIES
 from patchloop.models.spec import ModelSpec
 
 __all__ = ["LocalCheck", "check_local", "describe_local"]
@@ -71,17 +73,20 @@ def check_local(
     spec: ModelSpec,
     settings: ModelSettings,
     *,
+    cache_dir: Path | None = None,
     command: Sequence[str] | None = None,
     timeout_s: float | None = None,
 ) -> LocalCheck:
     """Run the check of ``spec`` in a child process and interpret how it ended.
 
-    ``command`` replaces the child's command line (tests). Raises :class:`UsageError` before
-    starting a child when the spec names a model that is not pulled or not a file.
+    A catalog name is resolved in ``cache_dir`` (default: the model cache); the child loads
+    the resolved file. ``command`` replaces the child's command line (tests). Raises
+    :class:`UsageError` before starting a child when the spec names a model that is not
+    pulled.
     """
     from patchloop.models.catalog import resolve_model_file
 
-    path = resolve_model_file(spec.target)
+    path = resolve_model_file(spec.target, cache_dir=cache_dir)
     head = LocalCheck(
         spec=str(spec),
         kind=spec.kind,
@@ -94,7 +99,8 @@ def check_local(
     )
     argv = list(command or [sys.executable, "-m", "patchloop.models._check_child"])
     limit = timeout_s or settings.request_timeout + 120
-    request = ChildRequest(spec=spec, settings=settings).model_dump_json()
+    loaded = spec.model_copy(update={"target": str(path)})
+    request = ChildRequest(spec=loaded, settings=settings).model_dump_json()
     stages: list[dict[str, object]] = []
     tail: deque[str] = deque(maxlen=_STDERR_LINES)
     try:
@@ -182,12 +188,14 @@ def _measured(head: LocalCheck, stages: list[dict[str, object]]) -> LocalCheck:
     constrained = found.get("constrained")
     cached = int(_number(found, "cached_tokens") or 0)
     generated = int(_number(found, "generated_tokens") or 0)
-    capabilities = head.capabilities.model_copy(
+    declared = CAPABILITIES  # the embedded backend's, corrected by what was measured
+    capabilities = declared.model_copy(
         update={
-            "constrained_output": constrained is True,
-            "grammar": constrained is True,
-            "reports_cached_tokens": "cached_tokens" in found and cached > 0,
-            "tokenizer": True,
+            "constrained_output": declared.constrained_output and constrained is not False,
+            "grammar": declared.grammar and constrained is not False,
+            "reports_cached_tokens": cached > 0
+            if "cached_tokens" in found
+            else declared.reports_cached_tokens,
         }
     )
     return head.model_copy(
