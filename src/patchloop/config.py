@@ -1,15 +1,23 @@
 """Typed configuration, resolved from defaults, a file, the environment and CLI flags.
 
-Precedence, lowest first: defaults, ``patchloop.toml`` (or ``[tool.patchloop]`` in
-``pyproject.toml``), ``PATCHLOOP_*`` environment variables, command-line flags. Nested keys use
-a dot in files and flags (``model.temperature``) and a double underscore in variables
+Precedence, lowest first: defaults, the user's config file
+(``$XDG_CONFIG_HOME/patchloop/config.toml``), the repository's ``patchloop.toml`` (or
+``[tool.patchloop]`` in ``pyproject.toml``), ``PATCHLOOP_*`` environment variables, command-line
+flags (``--config FILE`` is the user's choice and counts as user-level). Nested keys use a dot in
+files and flags (``model.temperature``) and a double underscore in variables
 (``PATCHLOOP_MODEL__TEMPERATURE``). :func:`load_config` also returns where each value came from,
 which ``patchloop config show`` prints.
+
+The repository is untrusted input: its own config may tune the repair, never choose model
+endpoints, credentials, the sandbox, code imported on the host or where state is written
+(:data:`TRUSTED_ONLY`, :data:`SHORT_NAMES_ONLY`). Such keys in a repository's config are ignored
+with a warning that names them. Non-finite numbers (``inf``, ``nan``) are rejected everywhere.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -19,8 +27,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from patchloop.errors import ConfigError
+from patchloop.store.redact import remember_specs
 
 __all__ = [
+    "SHORT_NAMES_ONLY",
+    "TRUSTED_ONLY",
     "Config",
     "ContextSettings",
     "FixerSettings",
@@ -32,7 +43,11 @@ __all__ = [
     "SandboxSettings",
     "TestSettings",
     "load_config",
+    "restricted_view",
+    "user_config_path",
 ]
+
+log = logging.getLogger("patchloop.config")
 
 ENV_PREFIX = "PATCHLOOP_"
 #: Variables with the prefix that are not configuration keys.
@@ -42,7 +57,8 @@ ENV_NOT_CONFIG = frozenset({"PATCHLOOP_API_KEY"})
 class Section(BaseModel):
     """Base of config sections: frozen, unknown keys rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # ``inf`` and ``nan`` are no budget: they break records (non-standard JSON) and replay.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ModelSettings(Section):
@@ -234,6 +250,8 @@ class ResolvedConfig(BaseModel):
     config: Config
     sources: dict[str, str] = Field(default_factory=dict)
     """Dotted key to ``default``, ``file:PATH``, ``env:NAME`` or ``cli``."""
+    ignored: tuple[str, ...] = ()
+    """Keys the repository's own config set and that were ignored (see :data:`TRUSTED_ONLY`)."""
 
 
 def _leaf_keys(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
@@ -248,6 +266,31 @@ def _leaf_keys(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
 
 
 LEAVES = _leaf_keys(Config)
+
+#: Keys that only user-level config, the environment and flags may set, never a repository's
+#: own config: which servers get requests and which credentials go with them, how isolated the
+#: tests run, files loaded on the host, and where patchloop writes its state.
+TRUSTED_ONLY = frozenset(
+    {
+        "models",
+        "model.api_key_env",
+        "model.adapters",
+        "sandbox.kind",
+        "state_dir",
+        "index.dir",
+        "route.head",
+        "route.models_dir",
+    }
+)
+#: Keys that name a component: a repository's config may give a registered short name, never a
+#: dotted path (which would import code on the host).
+SHORT_NAMES_ONLY = frozenset({"edit_format"})
+
+
+def _trusted_only(key: str, value: Any) -> bool:
+    if key in TRUSTED_ONLY:
+        return True
+    return key in SHORT_NAMES_ONLY and isinstance(value, str) and any(c in value for c in ".:/")
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -268,6 +311,17 @@ def _check_keys(flat: Mapping[str, Any], where: str) -> None:
             raise ConfigError(
                 f"unknown configuration key {key!r} in {where}", hint=f"valid: {valid}"
             )
+
+
+def user_config_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The user's own config file: ``$XDG_CONFIG_HOME/patchloop/config.toml`` (default
+    ``~/.config``); ``None`` when neither variable is set."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME", "")
+    if not base or not os.path.isabs(base):
+        home = env.get("HOME", "")
+        base = os.path.join(home, ".config") if home else ""
+    return Path(base) / "patchloop" / "config.toml" if base else None
 
 
 def find_config_file(project: Path, git_root: Path | None = None) -> tuple[Path, str] | None:
@@ -348,11 +402,22 @@ def load_config(
     """Resolve the configuration for ``project``.
 
     ``cli`` maps dotted keys to values given on the command line; ``None`` values mean the flag
-    was not given.
+    was not given. ``config_file`` (``--config``) replaces the repository's config file and, as
+    the user's explicit choice, may set every key.
     """
+    env = os.environ if environ is None else environ
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    ignored: list[str] = []
+    user_file = user_config_path(env)
+    if user_file is not None and user_file.is_file():
+        values = _file_values(user_file, "")
+        _check_keys(values, str(user_file))
+        for key, value in values.items():
+            merged[key] = value
+            sources[key] = f"file:{user_file}"
     found: tuple[Path, str] | None
+    trusted = config_file is not None
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"config file {config_file} does not exist")
@@ -365,9 +430,21 @@ def load_config(
         values = _file_values(path, table)
         _check_keys(values, str(path))
         for key, value in values.items():
+            if not trusted and _trusted_only(key, value):
+                ignored.append(key)
+                continue
             merged[key] = value
             sources[key] = f"file:{path}"
-    for key, (value, source) in _env_values(os.environ if environ is None else environ).items():
+        if ignored:
+            log.warning(
+                "%s sets %s: a repository's own config may not choose models, credentials, the "
+                "sandbox, code to import or where state is written; ignored (set them in %s, "
+                "with PATCHLOOP_* variables or with flags)",
+                path,
+                ", ".join(ignored),
+                user_file or "the user's config file",
+            )
+    for key, (value, source) in _env_values(env).items():
         merged[key] = value
         sources[key] = source
     for key, value in (cli or {}).items():
@@ -380,13 +457,37 @@ def load_config(
     try:
         config = Config.model_validate(_nest(merged))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        origin = sources.get(key, "configuration")
-        raise ConfigError(f"invalid value for {key!r} ({origin}): {first['msg']}") from exc
+        raise _invalid(exc, sources) from exc
     for key in LEAVES:
         sources.setdefault(key, "default")
-    return ResolvedConfig(config=config, sources=sources)
+    # From here on, credentials in model URLs are masked in records, events and logs.
+    remember_specs(config.models)
+    return ResolvedConfig(config=config, sources=sources, ignored=tuple(ignored))
+
+
+def _invalid(exc: ValidationError, sources: Mapping[str, str]) -> ConfigError:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    origin = next(
+        (sources[k] for k in (key, key.rsplit(".", 1)[0]) if k in sources), "configuration"
+    )
+    return ConfigError(f"invalid value for {key!r} ({origin}): {first['msg']}")
+
+
+def restricted_view(data: Mapping[str, Any], trusted: Config) -> Config:
+    """``data`` (a recorded config, untrusted) with every :data:`TRUSTED_ONLY` or component key
+    taken from ``trusted`` instead; ``models`` is kept (replay only uses them as names)."""
+    flat = _flatten(data)
+    mine = _flatten(trusted.model_dump(mode="json"))
+    for key in TRUSTED_ONLY - {"models"}:
+        flat[key] = mine[key]
+    for key in SHORT_NAMES_ONLY:
+        if _trusted_only(key, flat.get(key)):
+            flat[key] = mine[key]
+    try:
+        return Config.model_validate(_nest(flat))
+    except ValidationError as exc:
+        raise _invalid(exc, {}) from exc
 
 
 def config_items(resolved: ResolvedConfig) -> list[tuple[str, Any, str]]:

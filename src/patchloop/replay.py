@@ -8,9 +8,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchloop.config import Config
+from patchloop.config import Config, restricted_view
 from patchloop.domain import Plan, RunRecord
-from patchloop.errors import UsageError
+from patchloop.errors import ConfigError, UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import Reply, ScriptedModel, ScriptedReply
 from patchloop.protocols import Model
@@ -85,12 +85,30 @@ def _compare(a: RunRecord, b: RunRecord) -> tuple[str, ...]:
     return tuple(diffs)
 
 
-def replay_run(store: RunStore, run_id: str, *, on_event: EventSink | None = None) -> ReplayResult:
-    """Re-run a recorded run with its recorded completions and compare the outcome."""
+def replay_run(
+    store: RunStore,
+    run_id: str,
+    *,
+    on_event: EventSink | None = None,
+    trusted: Config | None = None,
+) -> ReplayResult:
+    """Re-run a recorded run with its recorded completions and compare the outcome.
+
+    A record lies in the project's state directory, which the repository can ship: its config
+    is read like a repository's config, every key that chooses credentials, the sandbox, code
+    to import or where state goes is taken from ``trusted`` (the user's configuration).
+    """
     original = store.load(run_id)
     if original.snapshot is None:
         raise UsageError(f"run {run_id} has no snapshot to replay")
-    config = Config.model_validate(original.config)
+    try:
+        config = restricted_view(original.config, trusted or Config())
+    except ConfigError as exc:
+        raise UsageError(
+            f"run {original.id} cannot be replayed: its recorded configuration is not valid "
+            f"({exc.message})",
+            hint="start a new run with patchloop fix",
+        ) from exc
     base = Path(tempfile.mkdtemp(prefix="patchloop-replay-"))
     try:
         tree = base / "tree"

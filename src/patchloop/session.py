@@ -51,8 +51,9 @@ from patchloop.errors import (
 )
 from patchloop.protocols import EditFormat, Sandbox, TestRunner
 from patchloop.repo.snapshot import Snapshot, save_snapshot
-from patchloop.sandbox import get_sandbox
+from patchloop.sandbox import get_sandbox, sandbox_kind
 from patchloop.store import RunStore, RunWriter
+from patchloop.store.redact import remember_specs, scrub
 from patchloop.tiers import Proposal
 from patchloop.verify.baseline import run_baseline
 from patchloop.verify.feedback import render_failures
@@ -118,6 +119,16 @@ class RunSession:
         replay_of: str | None = None,
     ) -> None:
         self.task = task
+        # Credentials in model URLs never reach the record, the events or the display.
+        remember_specs(config.models)
+        # Resolve names first: a usage error must leave no run directory behind.
+        self.format: EditFormat = get_format(config.edit_format)
+        # The record keeps the sandbox that actually runs the tests, not ``auto``.
+        kind = sandbox_kind(config.sandbox)
+        config = config.model_copy(
+            update={"sandbox": config.sandbox.model_copy(update={"kind": kind})}
+        )
+        self.sandbox: Sandbox = get_sandbox(config.sandbox)
         self.config = config
         self.snapshot = snapshot
         self.run_id = run_id
@@ -125,9 +136,6 @@ class RunSession:
         self.started = time.monotonic()
         self.deadline = self.started + config.timeout
         self.on_event = on_event
-        # Resolve names first: a usage error must leave no run directory behind.
-        self.format: EditFormat = get_format(config.edit_format)
-        self.sandbox: Sandbox = get_sandbox(config.sandbox)
         self.writer: RunWriter = store.create(run_id)
         self.attempts: list[Attempt] = []
         self.usage = Usage()
@@ -155,7 +163,7 @@ class RunSession:
         event = Event(
             t=round(time.monotonic() - self.started, 4),
             kind=kind,
-            message=message,
+            message=scrub(message),
             attempt=attempt if isinstance(attempt, int) else None,
             tier=tier if isinstance(tier, str) else None,
             data=data,

@@ -147,10 +147,10 @@ def test_bad_options_fail_before_any_work(
 
 
 def test_unknown_sandbox_names_auto_too(calc_repo: Path, tmp_path: Path) -> None:
-    (calc_repo / "patchloop.toml").write_text('[sandbox]\nkind = "bogus"\n')
-    git(calc_repo, "add", "patchloop.toml")
-    git(calc_repo, "commit", "-qm", "config")
-    proc = fix(calc_repo, replies(tmp_path, FIX_REPLY))
+    # The sandbox kind is the user's choice (a repository's own config cannot set it).
+    user = tmp_path / "user.toml"
+    user.write_text('[sandbox]\nkind = "bogus"\n')
+    proc = fix(calc_repo, replies(tmp_path, FIX_REPLY), "--config", str(user))
     assert proc.returncode == 2, proc.stderr
     assert "valid names: auto, " in proc.stderr
     assert not (calc_repo / ".patchloop").exists()

@@ -140,14 +140,17 @@ def test_a_cold_dense_run_reports_both_passes(tmp_path: Path) -> None:
 
 def test_gc_uses_the_configured_index_dir(calc_repo: Path, tmp_path: Path) -> None:
     configured = tmp_path / "configured"
-    (calc_repo / "patchloop.toml").write_text(f'[index]\ndir = "{configured}"\n')
+    # Where state goes is the user's choice: their own config file, not the repository's.
+    xdg = tmp_path / "xdg"
+    (xdg / "patchloop").mkdir(parents=True)
+    (xdg / "patchloop" / "config.toml").write_text(f'[index]\ndir = "{configured}"\n')
     cache = tmp_path / "cache"
     indexed = cli("index", "--repo", str(calc_repo), "--lexical", index_dir=None,
-                  XDG_CACHE_HOME=str(cache))  # fmt: skip
+                  XDG_CACHE_HOME=str(cache), XDG_CONFIG_HOME=str(xdg))  # fmt: skip
     assert indexed.returncode == 0, indexed.stderr
     assert (configured / "index.sqlite").is_file()
     collected = cli("index", "gc", "--json", index_dir=None, cwd=calc_repo,
-                    XDG_CACHE_HOME=str(cache))  # fmt: skip
+                    XDG_CACHE_HOME=str(cache), XDG_CONFIG_HOME=str(xdg))  # fmt: skip
     assert collected.returncode == 0, collected.stderr
     assert json.loads(collected.stdout)["chunks"] == 0
     assert not cache.exists()  # the default store was neither read nor created

@@ -62,3 +62,25 @@ def test_unwritable_state_dir(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(UsageError, match="cannot write run records"):
         RunStore(blocker / "state").create("x")
+
+
+@pytest.mark.parametrize("where", [".", "pkg"])
+def test_a_state_dir_holding_other_files_is_refused(tmp_path: Path, where: str) -> None:
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "mod.py").write_text("X = 1\n")
+    (project / "README").write_text("hi\n")
+    state = project / where
+    with pytest.raises(UsageError, match="already holds other files") as info:
+        RunStore(state).create(new_run_id())
+    assert "state_dir" in str(info.value.hint)
+    assert not (state / ".gitignore").exists()
+    assert not (state / "runs").exists()
+
+
+def test_a_state_dir_of_its_own_is_reused(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "new" / "state")
+    store.create("20260101-000000-aaaaaa").close()
+    store.create("20260101-000000-aaaaab").close()
+    assert (tmp_path / "new" / "state" / ".gitignore").read_text() == "*\n"
+    assert sorted(p.name for p in (tmp_path / "new" / "state").iterdir()) == [".gitignore", "runs"]

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from patchloop.cli.common import EXIT_INTERRUPTED, EXIT_NOT_FIXED
+from patchloop.cli.common import EXIT_NOT_FIXED
 from patchloop.config import Config, load_config
 from patchloop.errors import UsageError
 from patchloop.eval import (
@@ -52,32 +48,14 @@ def _prepare(config: Config) -> Config:
             if callable(close):
                 close()
     if config.sandbox.kind == "auto":
-        from patchloop.sandbox import get_sandbox
+        from patchloop.sandbox import sandbox_kind
 
         # Resolved here so that a fallback warning is printed once, not once per task.
-        kind = get_sandbox(config.sandbox).name
+        kind = sandbox_kind(config.sandbox)
         config = config.model_copy(
             update={"sandbox": config.sandbox.model_copy(update={"kind": kind})}
         )
     return config
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so that the results file is closed cleanly."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _Reporter:
@@ -197,22 +175,22 @@ def eval_suite(
     console = Console(file=sys.stderr, stderr=True, highlight=False)
     reporter = _Reporter(console, 0)
     try:
-        with _sigterm_interrupts():
-            run = run_suite(
-                suite,
-                eval_settings,
-                workers=workers,
-                out=out,
-                resume=resume,
-                retry_errors=retry_errors,
-                filters=tuple(filters or ()),
-                on_problem=reporter.problem,
-                on_result=reporter.result,
-            )
+        # SIGTERM arrives as KeyboardInterrupt too (see run_app), which prints the error.
+        run = run_suite(
+            suite,
+            eval_settings,
+            workers=workers,
+            out=out,
+            resume=resume,
+            retry_errors=retry_errors,
+            filters=tuple(filters or ()),
+            on_problem=reporter.problem,
+            on_result=reporter.result,
+        )
     except KeyboardInterrupt:
         where = f"; {out} holds the finished tasks (rerun with --resume)" if out else ""
         console.print(f"patchloop: interrupted{escape(where)}")
-        return EXIT_INTERRUPTED
+        raise
     data = run.summary.model_dump(mode="json")
     render_summary(run.summary, console)
     if run.summary.errors:

@@ -25,6 +25,7 @@ from patchloop.errors import RepositoryError, UsageError
 from patchloop.loop import repair
 from patchloop.repo.snapshot import Located
 from patchloop.repo.writeback import apply_to_tree, check_branch, commit_to_branch
+from patchloop.store.redact import scrub
 
 __all__ = ["fix", "summary"]
 
@@ -184,7 +185,8 @@ def _report(record: RunRecord, record_dir: Path, note: str) -> None:
         sys.stdout.write(record.diff)
         winner = next(a for a in record.attempts if a.status == "verified")
         print(
-            f"patchloop: verified fix by {winner.tier} after {len(record.attempts)} attempt(s) "
+            f"patchloop: verified fix by {scrub(winner.tier)} after "
+            f"{len(record.attempts)} attempt(s) "
             f"in {record.wall_s:.1f}s ({record.usage.total:,} tokens, "
             f"{record.sandbox_s:.1f}s in the sandbox)",
             file=err,

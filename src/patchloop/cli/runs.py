@@ -12,6 +12,7 @@ from rich.table import Table
 from patchloop.cli.common import EXIT_NOT_FIXED, EXIT_VERIFIED, print_json, resolve
 from patchloop.cli.fix import summary
 from patchloop.cli.progress import Progress
+from patchloop.config import Config
 from patchloop.store import RunStore
 
 __all__ = ["app"]
@@ -22,8 +23,12 @@ RepoOption = Annotated[Path, typer.Option(help="Project directory inside a git w
 
 
 def _store(repo: Path) -> RunStore:
+    return _open(repo)[0]
+
+
+def _open(repo: Path) -> tuple[RunStore, Config]:
     where, resolved = resolve(repo, None, {})
-    return RunStore(where.project / resolved.config.state_dir)
+    return RunStore(where.project / resolved.config.state_dir), resolved.config
 
 
 @app.command("list")
@@ -101,9 +106,9 @@ def replay(
     """Re-run a recorded run with its recorded completions; exit 0 when the result matches."""
     from patchloop.replay import replay_run
 
-    store = _store(repo)
+    store, config = _open(repo)
     with Progress(mode="json" if as_json else "auto") as progress:
-        result = replay_run(store, run_id, on_event=progress.on_event)
+        result = replay_run(store, run_id, on_event=progress.on_event, trusted=config)
     if as_json:
         print_json(
             {

@@ -11,6 +11,7 @@ must guard its entry point with ``if __name__ == "__main__":``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import os
@@ -76,6 +77,10 @@ def _child(conn: Connection, task: SuiteTask, settings: EvalSettings) -> None:
             conn.send_bytes(result.model_dump_json().encode("utf-8"))
     finally:
         conn.close()
+        # A worker ends with os._exit (multiprocessing), which skips the exit handlers: run
+        # them now, so that its sandboxes' scratch directories and its test plugin go too.
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
 
 
 @dataclass

@@ -24,6 +24,7 @@ __all__ = [
     "limits_from_settings",
     "make_temp_dir",
     "remove_tree",
+    "sandbox_kind",
     "scratch_root",
 ]
 
@@ -53,9 +54,15 @@ def _auto_kind() -> str:
     return "local"
 
 
+def sandbox_kind(settings: SandboxSettings) -> str:
+    """The sandbox ``settings.kind`` stands for: ``auto`` resolved to ``bwrap`` or ``local``
+    (warning when it falls back), any other kind as given. What a run record keeps."""
+    return _auto_kind() if settings.kind == "auto" else settings.kind
+
+
 def get_sandbox(settings: SandboxSettings) -> Sandbox:
     """The sandbox ``settings.kind`` names: ``auto``, a registered name, or a dotted path."""
-    kind = _auto_kind() if settings.kind == "auto" else settings.kind
+    kind = sandbox_kind(settings)
     try:
         factory = SANDBOXES.resolve(kind)
     except UnknownComponent as exc:

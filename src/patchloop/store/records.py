@@ -24,10 +24,15 @@ from pydantic import BaseModel, ValidationError
 
 from patchloop.domain import Completion, Event, Message, RunRecord, TestReport
 from patchloop.errors import UsageError
+from patchloop.store.redact import scrub
 
 __all__ = ["RunStore", "RunWriter", "new_run_id"]
 
 RUNS = "runs"
+#: The ``.gitignore`` of a state directory: everything in it stays out of git.
+IGNORE_ALL = "*\n"
+#: What patchloop itself puts directly under a state directory.
+OWN_ENTRIES = frozenset({".gitignore", RUNS})
 
 
 def new_run_id() -> str:
@@ -37,7 +42,8 @@ def new_run_id() -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # Credentials of model URLs never reach the disk (see patchloop.store.redact).
+    tmp.write_text(scrub(text), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -55,7 +61,7 @@ class RunWriter:
 
     def event(self, event: Event) -> None:
         """Append one event line and flush it, so a crash keeps everything before it."""
-        self._events.write(event.model_dump_json() + "\n")
+        self._events.write(scrub(event.model_dump_json()) + "\n")
         self._events.flush()
 
     def write_json(self, name: str, data: Any) -> None:
@@ -118,19 +124,43 @@ class RunStore:
         self.runs_dir = state_dir / RUNS
 
     def create(self, run_id: str) -> RunWriter:
-        """Start the directory of a new run."""
+        """Start the directory of a new run.
+
+        The state directory is patchloop's own: a new directory, or one holding only what
+        patchloop writes there. Any other existing directory (the project itself, a package)
+        is refused, since the ``.gitignore`` that keeps records out of git would hide its files.
+        """
+        self._check_own()
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             ignore = self.state_dir / ".gitignore"
             if not ignore.exists():
                 # Keeps run records out of `git status` and out of later snapshots.
-                ignore.write_text("*\n", encoding="utf-8")
+                ignore.write_text(IGNORE_ALL, encoding="utf-8")
             return RunWriter(self.runs_dir / run_id)
         except OSError as exc:
             raise UsageError(
                 f"cannot write run records to {self.state_dir}: {exc.strerror}",
                 hint="set state_dir (or PATCHLOOP_STATE_DIR) to a writable directory",
             ) from exc
+
+    def _check_own(self) -> None:
+        try:
+            if not self.state_dir.is_dir():
+                return
+            others = sorted(p.name for p in self.state_dir.iterdir() if p.name not in OWN_ENTRIES)
+            ignore = self.state_dir / ".gitignore"
+            foreign = ignore.is_file() and ignore.read_text("utf-8", "replace") != IGNORE_ALL
+        except OSError:
+            return  # mkdir reports what is wrong
+        if others or foreign:
+            shown = ", ".join(others[:5]) or ".gitignore"
+            raise UsageError(
+                f"the state directory {self.state_dir} already holds other files ({shown}); "
+                "patchloop keeps its run records only in a directory of its own",
+                hint="set state_dir (or PATCHLOOP_STATE_DIR) to a new directory, "
+                "e.g. the default .patchloop",
+            )
 
     def ids(self) -> list[str]:
         """Run ids, oldest first."""

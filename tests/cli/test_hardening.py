@@ -1,0 +1,168 @@
+"""``patchloop`` on hostile or odd input, end to end: state directories, non-finite numbers,
+every exit path under ``--json``, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import cli, fix, replies
+from tests.conftest import FIX_REPLY, git, tree_state
+
+
+@pytest.mark.parametrize("state_dir", [".", "calcpkg"])
+def test_state_dir_inside_the_source_tree_is_refused(
+    state_dir: str, repo_factory: object, tmp_path: Path
+) -> None:
+    from tests.conftest import CALC, PYTEST_INI, TEST_CALC
+
+    repo = repo_factory(  # type: ignore[operator]
+        "calc",
+        {
+            "calc.py": CALC,
+            "test_calc.py": TEST_CALC,
+            "pytest.ini": PYTEST_INI,
+            "calcpkg/__init__.py": "",
+        },
+    )
+    before = tree_state(repo)
+    proc = subprocess.run(
+        [sys.executable, "-m", "patchloop", "fix", "--repo", str(repo), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATCHLOOP_STATE_DIR": state_dir},
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "already holds other files" in proc.stderr
+    assert json.loads(proc.stdout)["status"] == "error"
+    assert not (repo / state_dir / ".gitignore").exists()
+    assert tree_state(repo) == before
+    assert git(repo, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_non_finite_timeout_is_a_usage_error(value: str, calc_repo: Path, tmp_path: Path) -> None:
+    proc = fix(calc_repo, replies(tmp_path, FIX_REPLY), "--timeout", value, "--json")
+    assert proc.returncode == 2, proc.stderr
+    assert "finite number" in proc.stderr
+    assert json.loads(proc.stdout)["exit_code"] == 2
+    assert not (calc_repo / ".patchloop").exists()
+
+
+def test_config_show_json_is_standard_json(calc_repo: Path) -> None:
+    (calc_repo / "patchloop.toml").write_text("timeout = inf\n")
+    proc = cli("config", "show", "--repo", str(calc_repo), "--json")
+    assert proc.returncode == 2
+    assert "Infinity" not in proc.stdout
+    json.loads(proc.stdout)  # the error object, strict JSON
+
+
+def test_replay_of_a_record_holding_infinity_is_a_clear_error(
+    calc_repo: Path, tmp_path: Path
+) -> None:
+    proc = fix(calc_repo, replies(tmp_path, FIX_REPLY), "--json")
+    assert proc.returncode == 0, proc.stderr
+    record_dir = Path(json.loads(proc.stdout)["record_dir"])
+    path = record_dir / "record.json"
+    # What earlier versions wrote for --timeout inf.
+    path.write_text(path.read_text().replace('"timeout": 1800.0', '"timeout": Infinity'))
+    replay = cli("runs", "replay", record_dir.name, "--repo", str(calc_repo), "--json")
+    assert replay.returncode == 2, replay.stderr
+    assert "Traceback" not in replay.stderr
+    assert json.loads(replay.stdout)["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fix", "--max-iterations", "many", "--json"],
+        ["fix", "--no-such-option", "--json"],
+        ["runs", "show", "--json"],
+        ["eval", "--json"],
+    ],
+)
+def test_json_error_object_on_option_parsing_errors(args: list[str], calc_repo: Path) -> None:
+    proc = cli(*args, cwd=calc_repo)
+    assert proc.returncode == 2, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["status"] == "error"
+    assert data["exit_code"] == 2
+    assert data["error"]
+
+
+SLOW_TEST = """\
+import os
+import time
+from pathlib import Path
+
+
+def test_slow():
+    Path(os.environ.get("MARK", "/nonexistent-dir/x")).parent.mkdir(exist_ok=True)
+    time.sleep(600)
+"""
+
+
+def _run_then_signal(
+    repo: Path, scratch: Path, signum: int, spec: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Start ``fix --json`` with scratch space under ``scratch``; signal it once the baseline's
+    tests run; return its result and the state directory."""
+    code = (
+        "import sys, pathlib\n"
+        "import patchloop.sandbox._fs as fs\n"
+        f"fs.SHM = pathlib.Path({str(scratch)!r})\n"
+        "from patchloop.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "fix", "--repo", str(repo), "--json", "--model", spec],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    state = repo / ".patchloop" / "runs"
+    for _ in range(6000):  # until the baseline started (the test then sleeps for 600s)
+        events = list(state.glob("*/events.jsonl"))
+        if (events and "baseline.start" in events[0].read_text()) or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    time.sleep(1.0)  # let the test process start
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), state
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signals_finish_the_record_and_remove_scratch_space(
+    signum: int, code: int, repo_factory: object, tmp_path: Path
+) -> None:
+    repo = repo_factory("slow", {"test_slow.py": SLOW_TEST, "lib.py": "X = 1\n"})  # type: ignore[operator]
+    # Scratch space of the run's own: readable by the sandbox's uid, as /dev/shm is.
+    shm = Path("/dev/shm")
+    scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=shm if shm.is_dir() else tmp_path))
+    scratch.chmod(0o755)
+    try:
+        proc, state = _run_then_signal(repo, scratch, signum, replies(tmp_path, FIX_REPLY))
+        left = sorted(p.name for p in scratch.iterdir())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert proc.returncode == code, proc.stderr
+    assert json.loads(proc.stdout)["exit_code"] == code
+    (record_path,) = state.glob("*/record.json")
+    record = json.loads(record_path.read_text())
+    assert record["stop_reason"] == "interrupted"
+    assert record["status"] == "error"
+    assert left == []
