@@ -123,3 +123,16 @@ def test_run_suite_refuses_a_suite_without_a_valid_task(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"no valid task \(2 line\(s\) skipped\)"):
         run_suite(empty, EvalSettings(config=Config()), out=out)
     assert not out.exists()
+
+
+def test_pass_to_pass_is_optional() -> None:
+    line = calc_task()
+    del line["pass_to_pass"]
+    parsed = parse_suite(lines(line))
+    assert parsed.problems == ()
+    (calc,) = parsed.tasks
+    assert calc.pass_to_pass == ()
+    assert calc.nodeids == calc.fail_to_pass
+    bad = {**calc_task(), "pass_to_pass": "test_calc.py::test_add"}
+    (problem,) = parse_suite(lines(bad)).problems
+    assert "field 'pass_to_pass' is not a JSON list" in problem.message

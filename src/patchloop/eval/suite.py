@@ -29,8 +29,9 @@ REQUIRED: dict[str, type] = {
     "files": dict,
     "test_cmd": str,
     "fail_to_pass": list,
-    "pass_to_pass": list,
 }
+#: Optional fields, with the JSON type each must have when present.
+OPTIONAL: dict[str, type] = {"pass_to_pass": list, "meta": dict}
 
 
 class SuiteTask(BaseModel):
@@ -104,6 +105,11 @@ def _problems(data: Mapping[str, Any]) -> list[str]:
             found.append(
                 f"field {key!r} is not a JSON {'object' if kind is dict else kind.__name__}"
             )
+    for key, kind in OPTIONAL.items():
+        if key in data and not isinstance(data[key], kind):
+            found.append(
+                f"field {key!r} is not a JSON {'object' if kind is dict else kind.__name__}"
+            )
     if found:
         return found
     if not ID_PATTERN.match(data["id"]):
@@ -113,7 +119,7 @@ def _problems(data: Mapping[str, Any]) -> list[str]:
             found.append(f"file path {path!r} is not a safe relative POSIX path")
         if not isinstance(text, str):
             found.append(f"content of {path!r} is not a string")
-    f2p, p2p = data["fail_to_pass"], data["pass_to_pass"]
+    f2p, p2p = data["fail_to_pass"], data.get("pass_to_pass", [])
     if not f2p:
         found.append("fail_to_pass is empty")
     if not all(isinstance(n, str) and n for n in [*f2p, *p2p]):
@@ -122,9 +128,6 @@ def _problems(data: Mapping[str, Any]) -> list[str]:
         found.append("fail_to_pass and pass_to_pass overlap")
     if not data["test_cmd"].strip():
         found.append("test_cmd is empty")
-    meta = data.get("meta", {})
-    if not isinstance(meta, dict):
-        found.append("field 'meta' is not a JSON object")
     return found
 
 
@@ -137,7 +140,7 @@ def _task(data: Mapping[str, Any], line: int) -> SuiteTask:
         files=dict(data["files"]),
         test_cmd=data["test_cmd"],
         fail_to_pass=tuple(dict.fromkeys(data["fail_to_pass"])),
-        pass_to_pass=tuple(dict.fromkeys(data["pass_to_pass"])),
+        pass_to_pass=tuple(dict.fromkeys(data.get("pass_to_pass", []))),
         category=category if isinstance(category, str) else "",
         line=line,
     )
