@@ -121,6 +121,7 @@ class Server:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PATCHLOOP_")},
             "XDG_CONFIG_HOME": str(self.base / "xdg"),
+            "XDG_CACHE_HOME": str(self.base / "cache"),
             "PATCHLOOP_TESTS__FLAKE_RUNS": "1",
         }
         with self.log.open("ab") as log:

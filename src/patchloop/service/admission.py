@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 
 from patchloop.errors import EditError, PayloadTooLarge, UsageError
-from patchloop.service.jobs import NewJob, RepairSpec, RepoSource, VerifySpec
+from patchloop.service.jobs import IndexSpec, NewJob, RepairSpec, RepoSource, VerifySpec
 from patchloop.service.keys import ApiKey
-from patchloop.service.schemas import RepairRequest, Repository, VerifyRequest
+from patchloop.service.schemas import IndexRequest, RepairRequest, Repository, VerifyRequest
 from patchloop.service.settings import ServiceSettings
 from patchloop.service.sources import check_source
 
-__all__ = ["admit_repair", "admit_verify"]
+__all__ = ["admit_index", "admit_repair", "admit_verify"]
 
 
 def _digest(kind: str, body: str) -> str:
@@ -213,3 +213,21 @@ def _check_diff(project: Path, diff: str) -> None:
         ) from exc
     if patch.empty:
         raise UsageError("the diff changes nothing", hint="send a diff with changes")
+
+
+def admit_index(
+    request: IndexRequest, key: ApiKey, settings: ServiceSettings, idempotency_key: str | None
+) -> NewJob:
+    """The job that indexes a repository ref."""
+    spec = IndexSpec(
+        repo=_source(request.repository, key, settings),
+        dense=request.dense,
+        timeout=settings.max_timeout_s,
+    )
+    return NewJob(
+        spec=spec,
+        team=key.team,
+        key_id=key.id,
+        idempotency_key=idempotency_key,
+        request_hash=_digest("index", request.model_dump_json()),
+    )

@@ -21,7 +21,7 @@ from patchloop.service.queue import JobQueue
 
 __all__ = ["event_stream", "format_event"]
 
-POLL_S = 0.1
+POLL_S = 0.05
 KEEPALIVE_S = 10.0
 RETRY_MS = 1000
 

@@ -12,8 +12,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchloop.domain import Event, RunRecord, Usage
+from patchloop.index.stats import IndexStats
 
 __all__ = [
+    "IndexSpec",
     "Job",
     "JobEvent",
     "JobKind",
@@ -28,7 +30,7 @@ __all__ = [
     "VerifySpec",
 ]
 
-JobKind = Literal["repair", "verify"]
+JobKind = Literal["repair", "verify", "index"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 #: Statuses a job never leaves.
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -83,13 +85,23 @@ class VerifySpec(_Frozen):
     timeout: float
 
 
-JobSpec = RepairSpec | VerifySpec
+class IndexSpec(_Frozen):
+    """Warm the code index of a repository ref ahead of repairs."""
+
+    kind: Literal["index"] = "index"
+    repo: RepoSource
+    dense: bool = False
+    """Also embed the chunks (slower; needs the index extra's embedding model)."""
+    timeout: float
+
+
+JobSpec = RepairSpec | VerifySpec | IndexSpec
 
 
 class NewJob(_Frozen):
     """A validated request about to be queued."""
 
-    spec: RepairSpec | VerifySpec = Field(discriminator="kind")
+    spec: RepairSpec | VerifySpec | IndexSpec = Field(discriminator="kind")
     team: str
     key_id: str
     idempotency_key: str | None = None
@@ -113,13 +125,16 @@ class JobResult(_Frozen):
     verdict: str
     """Repairs: ``verified``, ``not_fixed``, ``nothing_to_fix``, ``error``. Verifications:
     ``passed``, ``failed``, ``rejected`` (the diff does not apply or touches protected files),
-    ``error``."""
+    ``error``. Index jobs: ``indexed``, ``error``."""
     diff: str = ""
     fixed_by: str | None = None
     """Tier that verified the fix (``fixers`` or a model spec)."""
     usage: Usage = Usage()
     sandbox_s: float = 0.0
     wall_s: float = 0.0
+    """Seconds of the library's run(s), as their records say."""
+    process_s: float = 0.0
+    """Seconds the job process ran: checkout, snapshot, run(s), record."""
     timings: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
     hint: str | None = None
@@ -133,6 +148,8 @@ class JobResult(_Frozen):
     write_back: str | None = None
     tests: tuple[TestVerdict, ...] = ()
     """Verifications: the outcome of every selected test."""
+    index: IndexStats | None = None
+    """Index jobs: what indexing did (ref, commit, files and chunks reused or new)."""
 
 
 class Job(_Frozen):
@@ -145,7 +162,7 @@ class Job(_Frozen):
     repo: str
     status: JobStatus
     verdict: str | None = None
-    spec: RepairSpec | VerifySpec = Field(discriminator="kind")
+    spec: RepairSpec | VerifySpec | IndexSpec = Field(discriminator="kind")
     created_at: float
     started_at: float | None = None
     first_started_at: float | None = None

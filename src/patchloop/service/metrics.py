@@ -20,11 +20,12 @@ from prometheus_client.core import (
 
 from patchloop.service.settings import SloSettings
 from patchloop.service.slo import slo_report
-from patchloop.service.stats import Histogram, Stats
+from patchloop.service.stats import Duration, Histogram, Stats
 
 __all__ = ["CONTENT_TYPE", "render_metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+KINDS = ("repair", "verify", "index")
 #: Seconds: from a quick model-free fix to an hour-long model cascade.
 JOB_BOUNDS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 WAIT_BOUNDS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
@@ -57,6 +58,9 @@ class _Collector:
             "Verifications by status and verdict.",
             labels=["status", "verdict"],
         )
+        indexes = CounterMetricFamily(
+            "patchloop_index_jobs", "Index warm-ups by status.", labels=["status"]
+        )
         depth = GaugeMetricFamily(
             "patchloop_queue_depth", "Jobs waiting for a worker.", labels=["kind"]
         )
@@ -82,8 +86,10 @@ class _Collector:
         for row in self.stats.counts():
             if row.kind == "repair":
                 repairs.add_metric([row.status, row.verdict, row.tier], row.jobs)
-            else:
+            elif row.kind == "verify":
                 verifies.add_metric([row.status, row.verdict], row.jobs)
+            else:
+                indexes.add_metric([row.status], row.jobs)
             sums = per_kind[row.kind]
             sums["queued"] += row.jobs if row.status == "queued" else 0
             sums["running"] += row.jobs if row.status == "running" else 0
@@ -93,7 +99,7 @@ class _Collector:
             token_sums["prompt"] += row.prompt_tokens
             token_sums["completion"] += row.completion_tokens
             token_sums["cached"] += row.cached_tokens
-        for kind in ("repair", "verify"):
+        for kind in KINDS:
             sums = per_kind[kind]
             depth.add_metric([kind], sums["queued"])
             running.add_metric([kind], sums["running"])
@@ -102,35 +108,21 @@ class _Collector:
             sandbox.add_metric([kind], sums["sandbox_s"])
         for kind_name, value in token_sums.items():
             tokens.add_metric([kind_name], value)
-        yield from (repairs, verifies, depth, running, retries, infra, sandbox, tokens)
+        yield from (repairs, verifies, indexes, depth, running, retries, infra, sandbox, tokens)
 
     def _durations(self) -> Iterator[Metric]:
-        specs = (
-            (
-                "patchloop_time_to_verdict_seconds",
-                "From acceptance to a verdict.",
-                "verdict",
-                JOB_BOUNDS,
-            ),
-            (
-                "patchloop_time_to_verified_fix_seconds",
-                "From acceptance to a verified fix.",
-                "verified",
-                JOB_BOUNDS,
-            ),
-            (
-                "patchloop_queue_wait_seconds",
-                "From acceptance to the first start.",
-                "wait",
-                WAIT_BOUNDS,
-            ),
-        )
-        for name, doc, what, bounds in specs:
+        specs: tuple[tuple[str, str, Duration, tuple[float, ...], tuple[str, ...]], ...] = (
+            ("patchloop_time_to_verdict_seconds", "From acceptance to a verdict.", "verdict",
+             JOB_BOUNDS, ("repair", "verify")),
+            ("patchloop_time_to_verified_fix_seconds", "From acceptance to a verified fix.",
+             "verified", JOB_BOUNDS, ("repair",)),
+            ("patchloop_queue_wait_seconds", "From acceptance to the first start.", "wait",
+             WAIT_BOUNDS, KINDS),
+        )  # fmt: skip
+        for name, doc, what, bounds, kinds in specs:
             family = HistogramMetricFamily(name, doc, labels=["kind"])
-            for kind in ("repair", "verify"):
-                if what == "verified" and kind == "verify":
-                    continue
-                hist = self.stats.durations(kind, what, bounds)  # type: ignore[arg-type]
+            for kind in kinds:
+                hist = self.stats.durations(kind, what, bounds)
                 family.add_metric([kind], _buckets(hist), hist.total)
             yield family
 

@@ -10,8 +10,8 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from patchloop.errors import NotFound
-from patchloop.service.admission import admit_repair, admit_verify
+from patchloop.errors import NotFound, UsageError
+from patchloop.service.admission import admit_index, admit_repair, admit_verify
 from patchloop.service.app import ServiceState
 from patchloop.service.events import event_stream
 from patchloop.service.jobs import Job, JobKind, JobStatus
@@ -21,7 +21,11 @@ from patchloop.service.queue import JobFilter
 from patchloop.service.schemas import (
     Accepted,
     ErrorBody,
+    IndexList,
+    IndexRequest,
+    PushHook,
     RepairRequest,
+    Repository,
     RunList,
     RunView,
     VerifyRequest,
@@ -56,7 +60,8 @@ def authenticated(request: Request) -> ApiKey:
     state = _state(request)
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    key = state.keys.authenticate(token or request.headers.get("x-api-key"))
+    token = token or request.headers.get("x-api-key") or request.headers.get("x-gitlab-token")
+    key = state.keys.authenticate(token)
     state.limiter.take(key.id)
     return key
 
@@ -223,3 +228,53 @@ def metrics(key: Key, state: State) -> Response:
 def slo(key: Key, state: State) -> SloReport:
     """Each objective, its current value over the window, and its error budget."""
     return slo_report(state.stats, state.settings.slo)
+
+
+@router.post(
+    "/v1/indexes", status_code=202, response_model=Accepted, responses=ERRORS, tags=["indexes"]
+)
+async def warm_index(
+    body: IndexRequest, key: Key, state: State, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Index a repository ref ahead of repairs (lexically; ``dense`` embeds too)."""
+    new = await anyio.to_thread.run_sync(admit_index, body, key, state.settings, idempotency_key)
+    job, created = await anyio.to_thread.run_sync(state.queue.submit, new)
+    return _accepted(job, created)
+
+
+@router.get("/v1/indexes", response_model=IndexList, responses=ERRORS, tags=["indexes"])
+def index_freshness(key: Key, state: State, repository: str | None = None) -> IndexList:
+    """The latest index of each of the team's refs, and whether the ref moved since."""
+    from patchloop.service.freshness import freshness
+
+    return freshness(state.queue, state.settings, key.team, repository)
+
+
+@router.get("/v1/indexes/{job_id}", response_model=RunView, responses=ERRORS, tags=["indexes"])
+def get_index(job_id: str, key: Key, state: State) -> RunView:
+    """One index job: status and what indexing did."""
+    job = state.queue.get(job_id, key.team)
+    if job.kind != "index":
+        raise NotFound(f"{job_id!r} is not an index job", hint=f"GET /v1/repairs/{job_id}")
+    return run_view(job)
+
+
+@router.post("/v1/hooks/push", responses=ERRORS, tags=["indexes"])
+async def push_hook(body: PushHook, key: Key, state: State) -> JSONResponse:
+    """A code host's push webhook: index the pushed branch. The key may come as
+    ``X-Gitlab-Token``; deleted branches and tags are ignored."""
+    if body.after is not None and set(body.after) == {"0"}:
+        return JSONResponse({"ignored": "the branch was deleted"})
+    if not body.ref.startswith("refs/heads/"):
+        return JSONResponse({"ignored": f"{body.ref} is not a branch"})
+    if body.url is None:
+        raise UsageError(
+            "the push payload names no repository URL",
+            hint="send repository.clone_url (GitHub, Gitea) or project.git_http_url (GitLab)",
+        )
+    request = IndexRequest(
+        repository=Repository(url=body.url, ref=body.ref.removeprefix("refs/heads/"))
+    )
+    new = await anyio.to_thread.run_sync(admit_index, request, key, state.settings, None)
+    job, created = await anyio.to_thread.run_sync(state.queue.submit, new)
+    return _accepted(job, created)

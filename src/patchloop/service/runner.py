@@ -19,11 +19,17 @@ from typing import Any
 
 from patchloop.config import Config, load_config
 from patchloop.domain import Event, Limits, RunRecord, Task, TestSelection, Usage
-from patchloop.errors import EditError, PatchloopError, SandboxError, UsageError
+from patchloop.errors import (
+    EditError,
+    PatchloopError,
+    RepositoryError,
+    SandboxError,
+    UsageError,
+)
 from patchloop.repo.snapshot import locate
-from patchloop.service.jobs import JobResult, RepairSpec, TestVerdict, VerifySpec
+from patchloop.service.jobs import IndexSpec, JobResult, RepairSpec, TestVerdict, VerifySpec
 from patchloop.service.settings import ServiceSettings
-from patchloop.service.sources import checkout
+from patchloop.service.sources import checkout, under_roots
 
 __all__ = ["run_job"]
 
@@ -45,7 +51,10 @@ def _argv(cmd: str) -> tuple[str, ...]:
 
 
 def run_job(
-    job_id: str, spec: RepairSpec | VerifySpec, settings: ServiceSettings, emit: EventSink
+    job_id: str,
+    spec: RepairSpec | VerifySpec | IndexSpec,
+    settings: ServiceSettings,
+    emit: EventSink,
 ) -> JobResult:
     """Run ``spec`` and say what came of it; errors of the tree become an ``error`` verdict."""
     scratch = settings.data_dir / "work" / job_id
@@ -58,6 +67,13 @@ def run_job(
         emit(event)
 
     try:
+        if spec.repo.path is not None and not under_roots(
+            Path(spec.repo.path), settings.allowed_roots
+        ):
+            # Checked at submission; checked again in case a symlink moved since.
+            raise RepositoryError(f"{spec.repo.path} is no longer inside an allowed root")
+        if isinstance(spec, IndexSpec):
+            return _index(spec, scratch, settings, sink, started)
         project = checkout(
             spec.repo, scratch, schemes=settings.git_schemes, timeout=settings.git_timeout_s
         )
@@ -254,3 +270,34 @@ def _verify(spec: VerifySpec, project: Path, emit: EventSink, started: float) ->
 
 def _has_children(nodeid: str, outcomes: dict[str, Any]) -> bool:
     return any(k.startswith((nodeid + "::", nodeid + "[")) for k in outcomes)
+
+
+def _index(
+    spec: IndexSpec, scratch: Path, settings: ServiceSettings, emit: EventSink, started: float
+) -> JobResult:
+    """Index the ref in place for a path (repairs of that path find it), else in a clone."""
+    from patchloop.index import build_index
+    from patchloop.index.stats import merge_passes
+
+    if spec.repo.path is not None:
+        root, ref = locate(Path(spec.repo.path)).git_root, spec.repo.ref
+    else:
+        clone = checkout(
+            spec.repo, scratch, schemes=settings.git_schemes, timeout=settings.git_timeout_s
+        )
+        root, ref = clone, "HEAD"
+    config = _config(root, root, {})
+    store = Path(config.index.dir) if config.index.dir else None
+
+    def say(kind: str, message: str) -> None:
+        emit(Event(t=round(time.monotonic() - started, 4), kind=kind, message=message))
+
+    say("index.start", f"indexing {ref or 'the working tree'}")
+    stats = build_index(root, ref, store, dense=False)
+    if spec.dense:
+        stats = merge_passes(stats, build_index(root, ref, store, dense=True))
+    say(
+        "index.end",
+        f"{stats.files} files, {stats.chunks_new} new chunks, {stats.chunks_reused} reused",
+    )
+    return JobResult(verdict="indexed", index=stats, wall_s=round(time.monotonic() - started, 4))

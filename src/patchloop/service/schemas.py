@@ -10,12 +10,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchloop.domain import RunRecord, Usage
+from patchloop.index.stats import IndexStats
 from patchloop.service.jobs import Job, JobKind, JobStatus, TestVerdict
 
 __all__ = [
     "Accepted",
     "Budgets",
     "ErrorBody",
+    "IndexList",
+    "IndexRequest",
+    "IndexState",
+    "PushHook",
     "RepairRequest",
     "Repository",
     "RunList",
@@ -79,6 +84,63 @@ class VerifyRequest(_Request):
     wait: bool = Field(default=True, description="Answer with the verdict (up to a limit).")
 
 
+class IndexRequest(_Request):
+    """``POST /v1/indexes``: warm the code index of a repository ref."""
+
+    repository: Repository
+    dense: bool = Field(default=False, description="Also embed the chunks (slower).")
+
+
+class _HookRepository(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    clone_url: str | None = None
+    git_http_url: str | None = None
+    url: str | None = None
+
+
+class PushHook(BaseModel):
+    """A code host's push event (GitHub, GitLab, Gitea shapes); other fields are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    ref: str = Field(examples=["refs/heads/main"])
+    after: str | None = None
+    repository: _HookRepository | None = None
+    project: _HookRepository | None = None
+
+    @property
+    def url(self) -> str | None:
+        """The clone URL the payload names."""
+        for holder in (self.repository, self.project):
+            if holder is not None:
+                found = holder.clone_url or holder.git_http_url or holder.url
+                if found:
+                    return found
+        return None
+
+
+class IndexState(BaseModel):
+    """``GET /v1/indexes``: the latest index of one ref and whether it is current."""
+
+    repository: str
+    ref: str
+    commit: str | None
+    indexed_at: float
+    job_id: str
+    files: int
+    chunks: int
+    current_commit: str | None
+    """What the ref points at now (``None``: the working tree, or the host did not say)."""
+    fresh: bool | None
+
+
+class IndexList(BaseModel):
+    """The team's indexed refs, newest first."""
+
+    indexes: list[IndexState]
+
+
 class Urls(BaseModel):
     """Where to look next."""
 
@@ -135,12 +197,14 @@ class RunView(RunSummary):
     usage: Usage = Usage()
     sandbox_s: float = 0.0
     wall_s: float = 0.0
+    process_s: float = 0.0
     timings: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
     hint: str | None = None
     write_back: str | None = None
     run_ids: list[str] = Field(default_factory=list)
     tests: list[TestVerdict] = Field(default_factory=list)
+    index: IndexStats | None = None
     record: RunRecord | None = None
 
 
@@ -152,7 +216,8 @@ class RunList(BaseModel):
 
 
 def _urls(job: Job) -> Urls:
-    base = f"/v1/repairs/{job.id}" if job.kind == "repair" else f"/v1/verify/{job.id}"
+    base = {"repair": "/v1/repairs/", "verify": "/v1/verify/", "index": "/v1/indexes/"}[job.kind]
+    base += job.id
     return Urls(self=base, events=f"/v1/repairs/{job.id}/events", cancel=f"/v1/repairs/{job.id}")
 
 
@@ -196,11 +261,13 @@ def run_view(job: Job) -> RunView:
         usage=result.usage if result else Usage(),
         sandbox_s=result.sandbox_s if result else 0.0,
         wall_s=result.wall_s if result else 0.0,
+        process_s=result.process_s if result else 0.0,
         timings=result.timings if result else {},
         error=result.error if result else None,
         hint=result.hint if result else None,
         write_back=result.write_back if result else None,
         run_ids=list(result.run_ids) if result else [],
         tests=list(result.tests) if result else [],
+        index=result.index if result else None,
         record=result.record if result else None,
     )

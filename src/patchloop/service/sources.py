@@ -19,7 +19,7 @@ from patchloop.errors import RepositoryError
 from patchloop.repo.snapshot import locate
 from patchloop.service.jobs import RepoSource
 
-__all__ = ["check_source", "checkout", "under_roots"]
+__all__ = ["check_source", "checkout", "current_commit", "under_roots"]
 
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _SCP = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -198,3 +198,27 @@ def _resolve_ref(repo: Path, ref: str, timeout: float) -> str:
         except RepositoryError:
             continue
     raise RepositoryError(f"ref {ref!r} not found in the repository")
+
+
+def current_commit(source: RepoSource, *, schemes: Sequence[str], timeout: float) -> str | None:
+    """The commit the source's ref names now; ``None`` for a working tree or when unknown."""
+    try:
+        if source.path is not None:
+            if source.ref is None:
+                return None
+            root = locate(Path(source.path)).git_root
+            out = _run_git(
+                ["git", "rev-parse", "--verify", "--quiet", f"{source.ref}^{{commit}}"],
+                cwd=root,
+                timeout=timeout,
+            )
+            return out.strip() or None
+        assert source.url is not None
+        ref = source.ref or "HEAD"
+        if _SHA.match(ref):
+            return ref
+        out = _run_git(_git_argv(schemes, "ls-remote", "--", source.url, ref), timeout=timeout)
+    except RepositoryError:
+        return None
+    first = out.split()
+    return first[0] if first else None

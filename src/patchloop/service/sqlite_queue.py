@@ -225,6 +225,14 @@ class SqliteQueue:
     def lease(self, worker: str, policy: LeasePolicy) -> Lease | None:
         conn = self.conn
         now = time.time()
+        # A cheap read first: idle workers poll often and should not queue for the write lock.
+        waiting = conn.execute(
+            "SELECT 1 FROM jobs WHERE status = 'queued' OR (status = 'running' "
+            "AND lease_expires < ?) LIMIT 1",
+            (now,),
+        ).fetchone()
+        if waiting is None:
+            return None
         with immediate(conn):
             self._reclaim(conn, now, policy.max_leases)
             running = dict(

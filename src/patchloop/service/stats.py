@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from patchloop.service._db import connect
 
-__all__ = ["CountRow", "Histogram", "SloRow", "SqliteStats", "Stats"]
+__all__ = ["CountRow", "Duration", "Histogram", "SloRow", "SqliteStats", "Stats"]
 
 Duration = Literal["verdict", "verified", "wait"]
 

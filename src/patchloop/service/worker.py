@@ -36,7 +36,7 @@ from patchloop.service.settings import ServiceSettings
 __all__ = ["WireMessage", "Worker", "main"]
 
 #: Idle wait between looks at the queue.
-POLL_S = 0.1
+POLL_S = 0.05
 #: Slack past a job's own time budget before the worker kills it.
 BACKSTOP_S = 120.0
 
@@ -95,6 +95,8 @@ class _Running:
         self.cancelling_since: float | None = None
         self.killed = ""
         self.exit_status: int | None = None
+        self.forked = 0.0
+        self.process_s = 0.0
 
 
 def _reap_orphans() -> None:
@@ -132,12 +134,15 @@ class Worker:
         if lease is None:
             return False
         read_fd, write_fd = os.pipe()
+        forked = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the job process
             os.close(read_fd)
             _job_process(write_fd, lease, self.settings)
         os.close(write_fd)
-        self._supervise(_Running(lease, pid, read_fd))
+        job = _Running(lease, pid, read_fd)
+        job.forked = forked
+        self._supervise(job)
         _reap_orphans()
         return True
 
@@ -182,6 +187,7 @@ class Worker:
             os.close(job.fd)
             _, status = os.waitpid(job.pid, 0)
             job.exit_status = status
+            job.process_s = round(time.monotonic() - job.forked, 4)
         self._conclude(job)
 
     def _consume(self, job: _Running, chunk: bytes) -> None:
@@ -232,7 +238,7 @@ class Worker:
             )
         else:
             status = "failed" if result.verdict == "error" else "succeeded"
-        self.queue.finish(lease, status, result)
+        self.queue.finish(lease, status, result.model_copy(update={"process_s": job.process_s}))
 
 
 def main(argv: list[str] | None = None) -> None:
