@@ -24,7 +24,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         base,
         roots,
         workers=0,
-        limits={"rate_per_minute": 6000, "burst": 1000, "tests": 3, "body_bytes": 4096},
+        limits={
+            "rate_per_minute": 6000,
+            "burst": 1000,
+            "tests": 3,
+            "body_bytes": 4096,
+            "diff_bytes": 2048,
+        },
     )
     server.start()
     token_a = server.key("alpha", f"repo:{repo}")
@@ -216,3 +222,31 @@ def test_rate_limit_per_key(tmp_path: Path, roots: Path) -> None:
         assert server.client(spare).get("/v1/runs").status_code == 200
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("diff", "status", "says"),
+    [
+        ("", 422, "empty"),
+        ("--- a/nothere.py\n+++ b/nothere.py\n@@ -1 +1 @@\n-a\n+b\n", 422, "does not exist"),
+        (
+            "--- a/invoicing/discounts.py\n+++ b/invoicing/discounts.py\n"
+            "@@ -1 +1 @@\n-no such line\n+b\n",
+            422,
+            "cannot be verified",
+        ),
+        ("x" * 3000, 413, "bytes"),
+    ],
+)
+def test_verify_refuses_a_diff_it_cannot_verify(
+    setup: dict[str, Any], diff: str, status: int, says: str
+) -> None:
+    server: Server = setup["server"]
+    client = server.client(setup["b"])
+    before = _count(client)
+    response = client.post(
+        "/v1/verify", json={"repository": {"path": str(setup["repo"])}, "diff": diff}
+    )
+    assert response.status_code == status, response.text
+    assert says in response.json()["error"]
+    assert _count(client) == before

@@ -3,6 +3,7 @@ metrics, write-back."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,44 @@ def test_repair_from_a_git_url_and_write_back_to_a_branch(server_factory: Any, r
     assert "fix/late" in written["write_back"]
     assert FIXED in git(repo, "show", "fix/late:invoicing/discounts.py")
     assert git(repo, "branch", "--show-current").strip() == "main"
+
+
+GOOD_REPLY = """invoicing/discounts.py
+<<<<<<< SEARCH
+    if subtotal > THRESHOLD:
+=======
+    if subtotal >= THRESHOLD:
+>>>>>>> REPLACE
+"""
+
+
+def test_repair_by_an_offered_model(server_factory: Any, roots: Path, tmp_path: Path) -> None:
+    repo = quickstart(roots)
+    replies = tmp_path / "replies.jsonl"
+    wrong = GOOD_REPLY.replace(">= THRESHOLD", "> THRESHOLD - 1")
+    replies.write_text(json.dumps(wrong) + "\n" + json.dumps(GOOD_REPLY) + "\n")
+    spec = f"scripted:{replies}"
+    server = server_factory(workers=1, models=[spec])
+    client = server.client(server.key("alpha"))
+    body = {
+        "repository": {"path": str(repo)},
+        "task": "the discount starts one cent late",
+        "models": [spec],
+        "fixers": False,
+    }
+    view = finish(client, submit(client, body)["id"])
+    assert view["verdict"] == "verified"
+    assert view["fixed_by"] == spec
+    assert view["usage"]["prompt_tokens"] > 0
+    assert [a["status"] for a in view["record"]["attempts"]] == ["tests_failed", "verified"]
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    calls = {
+        s.labels["backend"]: s.value
+        for s in families["patchloop_model_latency_seconds"].samples
+        if s.name.endswith("_count")
+    }
+    assert calls == {"scripted": 2}
+    errors = {s.labels["backend"]: s.value for s in families["patchloop_model_errors"].samples}
+    assert errors == {"scripted": 0}
+    tokens = {s.labels["type"]: s.value for s in families["patchloop_tokens"].samples}
+    assert tokens["prompt"] == view["usage"]["prompt_tokens"]
