@@ -206,3 +206,13 @@ def test_a_changed_file_is_no_longer_pulled(fake: FakeModel, cache: ModelCache) 
     path = cache.path(fake.entry)
     path.write_bytes(path.read_bytes()[::-1])
     assert cache.status(fake.entry).state == "unverified"
+
+
+def test_a_cache_that_cannot_be_written_is_one_clear_error(fake: FakeModel, tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    with pytest.raises(UsageError, match="cannot write the model cache") as info:
+        pull_model(
+            fake.entry, ModelCache(blocked / "models"), downloader=CopyDownloader(fake.folder)
+        )
+    assert "--cache-dir" in str(info.value.hint)

