@@ -113,7 +113,7 @@ def test_idempotency(queue: SqliteQueue) -> None:
 def test_keys_are_stored_hashed(tmp_path: Path) -> None:
     store = KeyStore(tmp_path / "service.db")
     made = store.add("payments", ["repo:/srv/payments/*"], note="ci")
-    secret = made.token.rsplit("_", 1)[1]
+    secret = made.token.split("_", 2)[2]
     assert secret.encode() not in (tmp_path / "service.db").read_bytes()
     with sqlite3.connect(tmp_path / "service.db") as db:
         stored = db.execute("SELECT hash FROM api_keys").fetchone()[0]

@@ -14,6 +14,7 @@ import hmac
 import json
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,6 +94,7 @@ class KeyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
 
     def add(self, team: str, scopes: Sequence[str], note: str = "") -> NewKey:
         """Create a key for ``team``; the returned token is not stored anywhere."""
@@ -153,11 +155,11 @@ class KeyStore:
         )
         if prefix != PREFIX or not key_id or not secret:
             raise unknown
-        conn = connect(self.path, migrate=False)
-        try:
-            row = conn.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
-        finally:
-            conn.close()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # One connection per thread: every request authenticates.
+            conn = self._local.conn = connect(self.path, migrate=False)
+        row = conn.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
         if row is None or not hmac.compare_digest(row["hash"], _digest(secret)):
             raise unknown
         if row["revoked_at"] is not None:
