@@ -5,11 +5,14 @@ files are written to a temporary directory, its tests run once with per-test cov
 also yields the failures' tracebacks), and every signal is scored against ``meta.gold_files``
 and ``meta.gold_functions``; ``sbfl_line`` scores line-level Ochiai against ``meta.bug_lines``.
 
-(b) SWE-bench (``--swebench FILE.jsonl --repos DIR``): ``DIR`` holds git checkouts named
-``owner__repo``; each instance's ``base_commit`` is checked out in a temporary worktree and
-localized from the problem statement alone (no tests run). Retrieval signals come from
-``--retriever module:factory`` (``factory(root) -> Retriever``), by default
-``patchloop.index:open_retriever`` when that exists; otherwise they are reported unavailable.
+(b) SWE-bench (``--swebench FILE.jsonl --repos DIR``): ``DIR`` holds git clones named
+``owner__repo``; each instance's ``base_commit`` is indexed (``patchloop index --ref``) and
+localized from the problem statement alone by the issue ranker (no tests run), side by side
+with whole-file BM25 on the same instances; see ``bench/swe_localize.py`` for the metrics,
+the index timings (cold, then incremental between the commits of one repository) and the
+query latency. ``--exclude FILE`` leaves out the instances of another file (the development
+split is Verified without Lite); ``--dump-features`` writes what ``bench/localize_train.py``
+fits the ranker's weights on.
 
 Function matching: a located ``symbol`` matches a gold function when they are equal or one is
 a dotted prefix of the other (the suites name the outermost def, SWE-bench the innermost).
@@ -17,6 +20,8 @@ a dotted prefix of the other (the suites name the outermost def, SWE-bench the i
     python bench/localize_bench.py --suite ../shared/bench/quixbugs.jsonl \
         --suite ../shared/bench/humanevalfix.jsonl
     python bench/localize_bench.py --swebench ../shared/bench/swebench/lite.jsonl --repos ~/repos
+    python bench/localize_bench.py --swebench ../shared/bench/swebench/verified.jsonl \
+        --exclude ../shared/bench/swebench/lite.jsonl --repos ~/repos --dump-features dev.jsonl
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from patchloop.domain import Limits, Location, ProcessResult, Task, TestReport
+from patchloop.domain import Limits, Location, ProcessResult, Task
 from patchloop.errors import PatchloopError
 from patchloop.localize import FusedLocalizer, collect_coverage, fuse, fuse_files, ochiai
 from patchloop.localize.localizers import failing_targets
@@ -353,101 +358,6 @@ def _mean(values: Any) -> float | None:
 # ------------------------------------------------------------------------------- SWE-bench
 
 
-@contextlib.contextmanager
-def worktree(repo: Path, commit: str) -> Iterator[Path]:
-    """A detached temporary worktree of ``repo`` at ``commit``."""
-    base = Path(tempfile.mkdtemp(prefix="localize-bench-wt-"))
-    dest = base / repo.name
-    subprocess.run(
-        ["git", "-C", str(repo), "worktree", "add", "--detach", "--force", str(dest), commit],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    try:
-        yield dest
-    finally:
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(dest)],
-            check=False,  # best effort: the directory is removed below anyway
-            capture_output=True,
-            text=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def swebench_instance(
-    inst: Mapping[str, Any], repos: Path, factory: Callable[[Path], Retriever] | None
-) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": inst["instance_id"], "repo": inst["repo"]}
-    checkout = repos / inst["repo"].replace("/", "__")
-    try:
-        with worktree(checkout, inst["base_commit"]) as root:
-            retriever = open_retriever(factory, root, row)
-            started = time.monotonic()
-            task = Task(repo=root, description=inst["problem_statement"])
-            signals = FusedLocalizer(retriever).signals(task, TestReport(), root)
-            for no_tests in ("traceback", "calls"):  # nothing runs here: always empty
-                signals.rankings.pop(no_tests, None)
-            row["localize_s"] = round(time.monotonic() - started, 3)
-    except subprocess.CalledProcessError as exc:
-        row["error"] = f"git: {exc.stderr.strip()[:300]}"
-        return row
-    except PatchloopError as exc:
-        row["error"] = str(exc)[:500]
-        return row
-    gold_functions = [
-        (path, name)
-        for path, _, name in (g.partition("::") for g in inst["gold_functions"])
-        if name
-    ]
-    names = set(signals.rankings)
-    combos = {"fused": sorted(names)}
-    retrieval = sorted(names - {"mentions", "traceback", "calls"})
-    if retrieval:
-        combos["retrieval_fused"] = retrieval
-    row["scores"] = rankings_to_scores(
-        signals.rankings,
-        inst["gold_files"],
-        gold_functions,
-        combos,
-    )
-    return row
-
-
-def run_swebench(
-    path: Path,
-    repos: Path,
-    factory: Callable[[Path], Retriever] | None,
-    *,
-    limit: int | None,
-    details: bool = False,
-) -> dict[str, Any]:
-    instances = load_jsonl(path)
-    present = [i for i in instances if (repos / i["repo"].replace("/", "__")).is_dir()]
-    missing = sorted({i["repo"] for i in instances} - {i["repo"] for i in present})
-    rows = [swebench_instance(inst, repos, factory) for inst in present[:limit]]
-    summary = summarize(rows)
-    by_repo: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_repo.setdefault(row["repo"], []).append(row)
-    summary["by_repo"] = {
-        repo: summarize(repo_rows)["signals"].get("fused", {})
-        for repo, repo_rows in by_repo.items()
-    }
-    summary["instances_in_file"] = len(instances)
-    summary["index_s_mean"] = _mean(r.get("index_s") for r in rows)
-    summary["localize_s_mean"] = _mean(r.get("localize_s") for r in rows)
-    summary["retriever_errors"] = sorted(
-        {r["retriever_error"] for r in rows if "retriever_error" in r}
-    )[:5]
-    summary["repos_missing"] = missing
-    summary["error_ids"] = [r["id"] for r in rows if "error" in r][:20]
-    if details:
-        summary["rows"] = rows
-    return summary
-
-
 # ------------------------------------------------------------------------------- main
 
 
@@ -457,7 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--swebench", type=Path, help="SWE-bench JSONL (lite.jsonl, verified.jsonl)"
     )
-    parser.add_argument("--repos", type=Path, help="directory of git checkouts named owner__repo")
+    parser.add_argument("--repos", type=Path, help="directory of git clones named owner__repo")
+    parser.add_argument("--exclude", type=Path, help="leave out the instances of this JSONL file")
+    parser.add_argument("--only-repo", action="append", default=[], help="owner/name (repeatable)")
+    parser.add_argument("--work", type=Path, help="cache directory (baseline results)")
+    parser.add_argument("--dump-features", type=Path, help="write ranker features (JSONL)")
     parser.add_argument(
         "--retriever",
         default="hybrid",
@@ -500,9 +414,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     if args.swebench:
-        result["swebench"] = run_swebench(
-            args.swebench, args.repos, factory, limit=args.limit, details=args.details
+        import swe_localize
+
+        instances = [
+            i
+            for i in swe_localize.iter_split(args.swebench, args.exclude)
+            if not args.only_repo or i["repo"] in args.only_repo
+        ][: args.limit]
+        work = args.work or index_dir / "work"
+        swe = swe_localize.run(
+            instances, args.repos, work, index_dir, dump=args.dump_features, progress=True
         )
+        if not args.details:
+            swe.pop("rows")
+        result["swebench"] = swe
     if args.index_dir is None:
         shutil.rmtree(index_dir, ignore_errors=True)
     print(json.dumps(result, indent=2))

@@ -23,7 +23,7 @@ from patchloop.verify.guard import is_test_path
 if TYPE_CHECKING:
     from patchloop.localize import CoverageMap
 
-__all__ = ["build_models", "build_tiers", "default_plan"]
+__all__ = ["NEEDS_A_FAILING_TEST", "build_models", "build_tiers", "default_plan", "issue_context"]
 
 #: What the lexical code index needs at run time (the ``index`` extra).
 INDEX_MODULES = ("bm25s", "tree_sitter_language_pack")
@@ -157,6 +157,52 @@ def localize(run: RunSession) -> list[Location]:
     run.emit(
         "localize",
         f"{len(locations)} locations",
+        locations=len(locations),
+        top=f"{locations[0].path}:{locations[0].start_line}" if locations else None,
+    )
+    return locations
+
+
+#: What a run with only an issue text (no failing test yet) needs before it can verify a fix.
+NEEDS_A_FAILING_TEST = (
+    "no test fails yet, so no fix can be verified: name a test that shows the issue "
+    "(--test NODEID), or a test command whose run fails on it (--test-cmd)"
+)
+
+
+def issue_context(run: RunSession, k: int = 20) -> list[Location]:
+    """Where the task's words point when no test fails yet: the issue ranking's definitions
+    (files, then functions, through the code index), outside test files, best first.
+
+    The same ranking joins :func:`localize` as the signal ``issue`` once tests fail; alone it
+    chooses the prompt context of a run that has an issue text but nothing to verify against
+    (see :data:`NEEDS_A_FAILING_TEST`).
+    """
+    retriever = open_retriever(run)
+    if retriever is None:
+        return []
+    from patchloop.localize.issue_report import issue_locations, rank_issue
+
+    make_view = getattr(retriever, "view", None)
+    t0 = time.monotonic()
+    try:
+        if not callable(make_view):
+            return []
+        ranking = rank_issue(
+            make_view(), run.task.description, scope=getattr(retriever, "scope", ""), k=k
+        )
+    except PatchloopError as exc:
+        run.emit("localize.note", f"no issue ranking: {exc.message}")
+        return []
+    finally:
+        run.spend("localize", time.monotonic() - t0)
+        close = getattr(retriever, "close", None)
+        if callable(close):
+            close()
+    locations = [loc for loc in issue_locations(ranking) if not is_test_path(loc.path)]
+    run.emit(
+        "localize",
+        f"{len(locations)} locations from the task text; {NEEDS_A_FAILING_TEST}",
         locations=len(locations),
         top=f"{locations[0].path}:{locations[0].start_line}" if locations else None,
     )

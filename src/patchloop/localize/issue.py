@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from patchloop.index.languages import language_for
 from patchloop.index.tokenize import tokenize
 from patchloop.localize._paths import is_test_path
 from patchloop.localize.clues import IssueClues, extract_clues
@@ -33,6 +34,7 @@ __all__ = [
     "IssueRanking",
     "LineRange",
     "SymbolScore",
+    "is_code",
 ]
 
 FILE_FEATURES = (
@@ -119,6 +121,12 @@ class IssueRanking:
     clues: IssueClues = field(default_factory=IssueClues)
 
 
+def is_code(path: str) -> bool:
+    """Source code in a language the index parses, not a test: what an issue's fix edits.
+    Documentation, data and configuration files are left out of the ranking."""
+    return language_for(path) is not None and not is_test_path(path)
+
+
 def _linear(features: Mapping[str, float], weights: Mapping[str, float]) -> float:
     return sum(weights.get(name, 0.0) * value for name, value in features.items())
 
@@ -126,7 +134,7 @@ def _linear(features: Mapping[str, float], weights: Mapping[str, float]) -> floa
 class IssueRanker:
     """Ranks the files, definitions and lines of ``view`` for an issue text.
 
-    ``include(path)`` says which files may be ranked (default: everything but tests).
+    ``include(path)`` says which files may be ranked (default: :func:`is_code`).
     """
 
     def __init__(
@@ -138,7 +146,7 @@ class IssueRanker:
         symbol_weights: Mapping[str, float] | None = None,
     ) -> None:
         self.view = view
-        self.include = include or (lambda path: not is_test_path(path))
+        self.include = include or is_code
         self.file_weights = dict(file_weights or FILE_WEIGHTS)
         self.symbol_weights = dict(symbol_weights or SYMBOL_WEIGHTS)
 

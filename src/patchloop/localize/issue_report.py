@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from patchloop.domain import Location
 from patchloop.localize.codeview import CodeView
-from patchloop.localize.issue import IssueRanker, IssueRanking
+from patchloop.localize.issue import IssueRanker, IssueRanking, is_code
 from patchloop.localize.localizers import Signals
 from patchloop.localize.report import (
     LocalizationReport,
@@ -26,12 +26,10 @@ __all__ = ["issue_locations", "issue_report", "rank_issue", "ranked_lines", "wit
 def rank_issue(view: CodeView, text: str, *, scope: str = "", k: int = 10) -> IssueRanking:
     """Rank ``view`` for ``text``; with ``scope``, only files under that directory count and
     their paths come back relative to it."""
-    from patchloop.localize._paths import is_test_path
-
     prefix = f"{scope.strip('/')}/" if scope.strip("/") not in ("", ".") else ""
 
     def include(path: str) -> bool:
-        return path.startswith(prefix) and not is_test_path(path[len(prefix) :])
+        return path.startswith(prefix) and is_code(path[len(prefix) :])
 
     ranking = IssueRanker(view, include=include).rank(text, files=k, symbols=k, lines=k)
     if not prefix:

@@ -152,8 +152,12 @@ class FusedLocalizer:
         retrieval_k: int = 50,
         calls: bool = True,
         mentions: bool = True,
+        issue: bool = True,
     ) -> None:
         self.retriever = retriever
+        self.issue = issue
+        """Add the issue ranker's definitions (signal ``issue``) when the retriever has a
+        ``view()`` of its index and the task has a description."""
         self.coverage = coverage
         self.weights = dict(weights or {})
         self.rrf_k = rrf_k
@@ -188,7 +192,26 @@ class FusedLocalizer:
                 raws = [raw for _, raw in scored]
                 for signal, ranked in hits_to_rankings(hits, raws).items():
                     result.rankings[signal] = [_align(loc, index) for loc in ranked]
+            if self.issue and task.description.strip():
+                self._issue_signal(task, result)
         return result
+
+    def _issue_signal(self, task: Task, result: Signals) -> None:
+        from patchloop.localize.issue_report import issue_locations, rank_issue
+
+        view = getattr(self.retriever, "view", None)
+        if not callable(view):
+            return
+        scope = str(getattr(self.retriever, "scope", "") or "")
+        try:
+            ranking = rank_issue(view(), task.description, scope=scope, k=self.retrieval_k)
+        except PatchloopError as exc:
+            result.notes.append(f"issue ranking unavailable: {exc}")
+            return
+        found = issue_locations(ranking)
+        if not task.allow_test_edits:
+            found = [loc for loc in found if not is_test_path(loc.path)]
+        result.rankings["issue"] = found
 
     def fuse(self, signals: Signals) -> list[Location]:
         """Fused function-level ranking of ``signals``."""

@@ -267,6 +267,7 @@ def _rank(
         spectrum,
         localizer_options.get("weights"),
         rrf_k=localizer_options.get("rrf_k", RRF_K),
+        issue=False,
     )
     signals = localizer.signals(task, baseline, root)
     failing = failing_targets(task, baseline)
