@@ -24,14 +24,12 @@ from patchloop.domain import (
     Feedback,
     FeedbackKind,
     Limits,
-    Outcome,
     Patch,
     Plan,
     RunRecord,
     RunStatus,
     Scalar,
     Task,
-    TestOutcome,
     TestReport,
     TestSelection,
     Usage,
@@ -58,6 +56,7 @@ from patchloop.tiers import Proposal
 from patchloop.verify.baseline import run_baseline
 from patchloop.verify.feedback import render_failures
 from patchloop.verify.flaky import FlakeReport
+from patchloop.verify.green import is_green
 from patchloop.verify.guard import check_patch
 from patchloop.verify.nodeids import check_named_tests
 from patchloop.verify.plan import Stage, VerificationPlan
@@ -91,17 +90,6 @@ class Verdict:
     feedback: str
     reports: list[TestReport] = field(default_factory=list)
     sandbox_s: float = 0.0
-
-
-def is_green(nodeid: str, outcomes: dict[str, TestOutcome]) -> bool:
-    """Whether a target is green; a module-level id (collection error) needs all its tests."""
-    found = outcomes.get(nodeid)
-    if found is not None and found.outcome != Outcome.MISSING:
-        return found.outcome.ok
-    if "::" not in nodeid:
-        children = [o for k, o in outcomes.items() if k.startswith(nodeid + "::")]
-        return bool(children) and all(o.outcome.ok for o in children)
-    return False
 
 
 class RunSession:
@@ -346,6 +334,7 @@ class RunSession:
         verdict = Verdict(green=False, failing=(), feedback="")
         plan = self.verification_plan
         tree = plan.tree_for(patch)
+        before = self.baseline_report.by_id() if self.baseline_report else {}
         with ExitStack() as stack:
             workspace: Path | None = None
             stages = [self.targets]
@@ -371,7 +360,7 @@ class RunSession:
                         )
                     plan.record(report, tree)
                 outcomes = stage.outcomes(report)
-                failing = tuple(n for n in nodeids if not is_green(n, outcomes))
+                failing = tuple(n for n in nodeids if not is_green(n, outcomes, baseline=before))
                 if failing:
                     verdict.failing = failing
                     if want_feedback:

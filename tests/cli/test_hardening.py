@@ -166,3 +166,33 @@ def test_signals_finish_the_record_and_remove_scratch_space(
     assert record["stop_reason"] == "interrupted"
     assert record["status"] == "error"
     assert left == []
+
+
+CLASS_TESTS = """\
+from calc import clamp
+
+
+class TestClamp:
+    def test_high(self):
+        assert clamp(50, 0, 10) == 10
+
+    def test_inside(self):
+        assert clamp(5, 0, 10) == 5
+"""
+
+
+@pytest.mark.parametrize("target", ["tests/test_calc.py::TestClamp", "tests", "tests/"])
+def test_a_class_or_directory_target_can_verify(
+    target: str, repo_factory: object, tmp_path: Path
+) -> None:
+    from tests.conftest import CALC, PYTEST_INI
+
+    repo = repo_factory(  # type: ignore[operator]
+        "classes",
+        {"calc.py": CALC, "tests/test_calc.py": CLASS_TESTS, "pytest.ini": PYTEST_INI},
+    )
+    proc = fix(repo, replies(tmp_path, FIX_REPLY), "--test", target, "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["verified"] is True
+    assert data["targets"] == [target.rstrip("/")]

@@ -19,8 +19,8 @@ from patchloop.eval import (
     protected_paths,
     restore_protected,
 )
-from patchloop.eval.judge import nodeid_passed
 from patchloop.sandbox import get_sandbox
+from patchloop.verify.green import is_green
 from tests.conftest import CALC, TEST_CALC
 from tests.eval.suites import broken_task, calc_task, lines_of
 
@@ -157,15 +157,15 @@ def test_restore_puts_back_deletes_and_leaves_the_rest(tmp_path: Path) -> None:
 )
 def test_only_passed_counts(outcome: Outcome, passed: bool) -> None:
     outcomes = {"t.py::a": TestOutcome(nodeid="t.py::a", outcome=outcome)}
-    assert nodeid_passed("t.py::a", outcomes) is passed
+    assert is_green("t.py::a", outcomes) is passed
 
 
 def test_a_file_level_id_needs_all_its_tests() -> None:
     ok = TestOutcome(nodeid="t.py::a", outcome=Outcome.PASSED)
     bad = TestOutcome(nodeid="t.py::b", outcome=Outcome.FAILED)
-    assert nodeid_passed("t.py", {"t.py::a": ok})
-    assert not nodeid_passed("t.py", {"t.py::a": ok, "t.py::b": bad})
-    assert not nodeid_passed("t.py", {})
+    assert is_green("t.py", {"t.py::a": ok})
+    assert not is_green("t.py", {"t.py::a": ok, "t.py::b": bad})
+    assert not is_green("t.py", {})
 
 
 class BrokenSandbox:

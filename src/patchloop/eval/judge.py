@@ -4,7 +4,7 @@ Start from a fresh copy of the task's files, apply the diff, put the protected f
 their base content (the test files named in the node ids, every ``conftest.py``, the root
 pytest configuration), and run ``fail_to_pass`` + ``pass_to_pass`` through the sandbox. The
 fix counts only if every one of those tests passed: skipped, xfailed, xpassed, missing or
-timed-out tests do not.
+timed-out tests do not (the rule of :mod:`patchloop.verify.green`, without a baseline).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchloop.config import Config
-from patchloop.domain import Limits, Outcome, TestOutcome, TestSelection
+from patchloop.domain import Limits, TestOutcome, TestSelection
 from patchloop.edits import apply_diff
 from patchloop.errors import EditError, SandboxError
 from patchloop.eval.materialize import write_files
@@ -27,8 +27,9 @@ from patchloop.eval.suite import SuiteTask
 from patchloop.protocols import Sandbox
 from patchloop.sandbox import make_temp_dir, remove_tree
 from patchloop.verify import PytestRunner
+from patchloop.verify.green import is_green, tests_named
 
-__all__ = ["Judgement", "judge", "nodeid_passed", "protected_paths", "restore_protected"]
+__all__ = ["Judgement", "judge", "protected_paths", "restore_protected"]
 
 #: Files pytest may take its root configuration from, in its own order of preference.
 DEDICATED_CONFIGS = ("pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml")
@@ -117,20 +118,13 @@ def restore_protected(task: SuiteTask, root: Path) -> tuple[str, ...]:
     return tuple(changed)
 
 
-def nodeid_passed(nodeid: str, outcomes: Mapping[str, TestOutcome]) -> bool:
-    """Whether ``nodeid`` passed; a file-level id needs every test it contains to pass."""
-    found = outcomes.get(nodeid)
-    if found is not None and found.outcome != Outcome.MISSING:
-        return found.outcome == Outcome.PASSED
-    children = [o for k, o in outcomes.items() if k.startswith((nodeid + "::", nodeid + "["))]
-    return bool(children) and all(o.outcome == Outcome.PASSED for o in children)
-
-
 def _outcome(nodeid: str, outcomes: Mapping[str, TestOutcome]) -> str:
     found = outcomes.get(nodeid)
     if found is not None:
         return found.outcome.value
-    return "passed" if nodeid_passed(nodeid, outcomes) else "missing"
+    if is_green(nodeid, outcomes):
+        return "passed"
+    return "failed" if tests_named(nodeid, outcomes) else "missing"
 
 
 def judge(
@@ -226,7 +220,8 @@ def _run(
             seconds=seconds,
         )
     outcomes = report.by_id()
-    failing = [n for n in task.nodeids if not nodeid_passed(n, outcomes)]
+    # The loop's rule, without a baseline: every test a judged id names must pass.
+    failing = [n for n in task.nodeids if not is_green(n, outcomes)]
     return Judgement(
         passed=not failing,
         failing=tuple(failing[:20]),

@@ -8,6 +8,7 @@ short of room, the system temp directory is used instead.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import shutil
@@ -145,9 +146,14 @@ def copy_tree(src: Path, dst: Path, *, share: bool = False) -> None:
     _copy_dir_stat(os.fspath(src), os.fspath(dst), share)
 
 
-def _retry_writable(func: Callable[..., Any], path: str, _exc: object) -> None:
-    # A read-only directory (chmod'ed by a test) blocks removal of its entries.
+def _retry_writable(root: str, func: Callable[..., Any], path: str, _exc: object) -> None:
+    # A read-only directory (chmod'ed by a test) blocks removal of its entries. Only
+    # directories of the tree being removed are made writable, never the one holding it
+    # (``/dev/shm`` itself).
     parent = os.path.dirname(path)
+    if parent != root and not parent.startswith(root + os.sep):
+        log.warning("could not remove %s", path)
+        return
     try:
         os.chmod(parent, stat.S_IRWXU)
         if func in (os.rmdir, os.unlink, os.remove):
@@ -162,9 +168,8 @@ def _retry_writable(func: Callable[..., Any], path: str, _exc: object) -> None:
 
 def remove_tree(path: Path) -> None:
     """Remove ``path`` and everything below it; never raises (failures are logged)."""
-    kwargs: dict[str, Any] = (
-        {"onexc": _retry_writable} if sys.version_info >= (3, 12) else {"onerror": _retry_writable}
-    )
+    retry = functools.partial(_retry_writable, os.path.abspath(path))
+    kwargs: dict[str, Any] = {"onexc": retry} if sys.version_info >= (3, 12) else {"onerror": retry}
     try:
         shutil.rmtree(path, **kwargs)
     except FileNotFoundError:

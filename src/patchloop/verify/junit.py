@@ -10,6 +10,7 @@ from pathlib import Path
 
 from patchloop.domain import Frame, Outcome, TestOutcome
 from patchloop.verify._paths import PathMapper
+from patchloop.verify.green import named_by
 
 __all__ = ["JunitError", "covers", "parse_junit"]
 
@@ -132,8 +133,6 @@ def parse_junit(xml_text: str, *, workspace: Path) -> list[TestOutcome]:
 
 
 def covers(selected: str, reported: Iterable[str]) -> bool:
-    """Whether a selected node id (a file, class, function or one case) has any reported test."""
-    for nodeid in reported:
-        if nodeid == selected or nodeid.startswith((selected + "::", selected + "[")):
-            return True
-    return False
+    """Whether a selected node id (a directory, file, class, function or one case) has any
+    reported test."""
+    return any(named_by(selected, nodeid) for nodeid in reported)
