@@ -143,7 +143,6 @@ class Worker:
         job = _Running(lease, pid, read_fd)
         job.forked = forked
         self._supervise(job)
-        _reap_orphans()
         return True
 
     def _supervise(self, job: _Running) -> None:
@@ -188,6 +187,7 @@ class Worker:
             _, status = os.waitpid(job.pid, 0)
             job.exit_status = status
             job.process_s = round(time.monotonic() - job.forked, 4)
+            _reap_orphans()  # before the job ends for its watchers: nothing of it runs on
         self._conclude(job)
 
     def _consume(self, job: _Running, chunk: bytes) -> None:
