@@ -3,12 +3,15 @@ queued repairs on two workers: every job finishes exactly once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.service.conftest import (
@@ -101,3 +104,40 @@ def test_many_queued_repairs_finish_exactly_once(server_factory: Any, roots: Pat
     assert starts == dict.fromkeys(ids, 1)
     assert ends == dict.fromkeys(ids, 1)
     assert len({v["run_ids"][0] for v in views}) == count
+
+
+def test_stop_hands_the_running_job_back(server_factory: Any, roots: Path, tmp_path: Path) -> None:
+    repo = slow_repo(roots)
+    data = tmp_path / "shared-data"
+    first = server_factory("first", workers=1, data_dir=data)
+    token = first.key("alpha")
+    client = first.client(token)
+    job = submit(client, {"repository": {"path": str(repo)}})
+    first_event(client, job["id"], "baseline.start")
+    # An open event stream must not keep the server from stopping.
+    watcher = threading.Thread(target=_drain, args=(first.url, token, job["id"]))
+    watcher.start()
+    first.stop()
+    watcher.join(timeout=PATIENCE_S)
+    assert not watcher.is_alive()
+    with first.db() as db:
+        row = db.execute("SELECT status, leases FROM jobs WHERE id = ?", (job["id"],)).fetchone()
+    assert tuple(row) == ("queued", 0)
+
+    second = server_factory("second", workers=1, data_dir=data)
+    view = finish(second.client(token), job["id"])
+    assert view["verdict"] == "verified"
+    assert view["retries"] == 0
+    kinds = [e["kind"] for e in events(second.client(token), job["id"])]
+    assert kinds.count("job.requeued") == 1
+    assert kinds.count("job.end") == 1
+
+
+def _drain(url: str, token: str, job_id: str) -> None:
+    """Follow the job's events until the server closes the stream."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(base_url=url, headers=headers, timeout=PATIENCE_S) as client,
+        contextlib.suppress(httpx.HTTPError),
+    ):
+        events(client, job_id)

@@ -19,6 +19,9 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
 )
+#: Seconds a stopping server gives open connections (event streams) before closing them.
+GRACEFUL_S = 5
+
 keys_app = typer.Typer(help="API keys per team (stored hashed).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -81,7 +84,22 @@ def serve(
         f"{settings.workers} worker(s), data in {settings.data_dir}",
         file=sys.stderr,
     )
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    from patchloop.service.keys import KeyStore
+
+    if not KeyStore(settings.db_path).all():
+        print(
+            "patchloop: no API keys yet; every request will be refused until one is added "
+            "(patchloop serve keys add --team T --scope 'repo:*')",
+            file=sys.stderr,
+        )
+    # Open event streams must not hold a stop (SIGTERM) for longer than a few seconds.
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_S,
+    )
 
 
 @keys_app.command("add")
