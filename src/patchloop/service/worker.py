@@ -75,7 +75,15 @@ def _job_process(fd: int, lease: Lease, settings: ServiceSettings) -> None:
             def emit(event: Event) -> None:
                 out.write(WireMessage(event=event).model_dump_json() + "\n")
 
-            result = run_job(lease.job.id, lease.job.spec, settings, emit)
+            try:
+                result = run_job(lease.job.id, lease.job.spec, settings, emit)
+            except Exception as exc:  # a bug, not the code under repair: say which
+                result = JobResult(
+                    verdict="error",
+                    error=f"internal error: {type(exc).__name__}: {exc}",
+                    error_kind="InternalError",
+                    infra=True,
+                )
             out.write(WireMessage(result=result).model_dump_json() + "\n")
     except BaseException:  # the worker reports a job process that ends without a result
         code = 1
@@ -229,9 +237,10 @@ class Worker:
                 update={"verdict": "cancelled", "error": "cancelled by request"}
             )
         elif result is None:
-            why = {
-                "deadline": "the job ran past its time budget and was killed",
-            }.get(job.killed, f"the job process ended without a result ({job.exit_status})")
+            if job.killed == "deadline":
+                why = "the job ran past its time budget and was killed"
+            else:
+                why = f"the job process ended without a result ({_exit_text(job.exit_status)})"
             status, result = (
                 "failed",
                 JobResult(verdict="error", error=why, error_kind="JobProcessDied", infra=True),
@@ -239,6 +248,13 @@ class Worker:
         else:
             status = "failed" if result.verdict == "error" else "succeeded"
         self.queue.finish(lease, status, result.model_copy(update={"process_s": job.process_s}))
+
+
+def _exit_text(status: int | None) -> str:
+    if status is None:
+        return "unknown status"
+    code = os.waitstatus_to_exitcode(status)
+    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
 
 def main(argv: list[str] | None = None) -> None:
