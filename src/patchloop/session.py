@@ -49,6 +49,7 @@ from patchloop.errors import (
 )
 from patchloop.protocols import EditFormat, Sandbox, TestRunner
 from patchloop.repo.snapshot import Snapshot, save_snapshot
+from patchloop.repo.text import SourceEncodingError, write_source
 from patchloop.sandbox import get_sandbox, sandbox_kind
 from patchloop.store import RunStore, RunWriter
 from patchloop.store.redact import remember_specs, scrub
@@ -528,8 +529,14 @@ def _write_patch(workspace: Path, patch: Patch) -> None:
             target.unlink(missing_ok=True)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", encoding="utf-8", newline="") as fh:
-            fh.write(change.after)
+        try:
+            # Line endings as they are, in the encoding the file declares (PEP 263).
+            write_source(target, change.after)
+        except SourceEncodingError as exc:
+            raise ApplyError(
+                str(exc),
+                feedback=f"{exc} Keep {change.path} to characters its encoding can hold.",
+            ) from exc
 
 
 def classify(exc: PatchloopError) -> tuple[AttemptStatus, FeedbackKind]:

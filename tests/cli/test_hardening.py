@@ -196,3 +196,103 @@ def test_a_class_or_directory_target_can_verify(
     data = json.loads(proc.stdout)
     assert data["verified"] is True
     assert data["targets"] == [target.rstrip("/")]
+
+
+def _endings(variant: str) -> bytes:
+    from tests.conftest import CALC
+
+    lines = CALC.split("\n")
+    if variant == "crlf":
+        return CALC.replace("\n", "\r\n").encode()
+    if variant == "mixed":
+        return ("\r\n".join(lines[:5]) + "\r\n" + "\n".join(lines[5:])).encode()
+    return CALC.replace("\n", "\r\n").rstrip("\r\n").encode()  # no final newline
+
+
+@pytest.mark.parametrize("variant", ["crlf", "mixed", "no-final-newline"])
+@pytest.mark.parametrize("mode", ["--apply", "--branch"])
+def test_write_back_keeps_line_endings(
+    variant: str, mode: str, repo_factory: object, tmp_path: Path
+) -> None:
+    from tests.conftest import PYTEST_INI, TEST_CALC
+
+    repo = repo_factory(  # type: ignore[operator]
+        "endings", {"test_calc.py": TEST_CALC, "pytest.ini": PYTEST_INI}, commit=False
+    )
+    original = _endings(variant)
+    (repo / "calc.py").write_bytes(original)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "initial")
+    extra = [mode] if mode == "--apply" else [mode, "fixed"]
+    proc = fix(repo, replies(tmp_path, FIX_REPLY), *extra)
+    assert proc.returncode == 0, proc.stderr
+    expected = original
+    for end in (b"\r\n", b"\n"):
+        bug, fixed = b"return low" + end + b"    return", b"return high" + end + b"    return"
+        expected = expected.replace(bug, fixed)
+    assert expected != original
+    if mode == "--apply":
+        assert (repo / "calc.py").read_bytes() == expected
+    else:
+        shown = subprocess.run(
+            ["git", "show", "fixed:calc.py"], cwd=repo, capture_output=True, check=True
+        ).stdout
+        assert shown == expected
+        assert (repo / "calc.py").read_bytes() == original
+
+
+LATIN1_CALC = '''\
+# -*- coding: latin-1 -*-
+GREETING = "café"
+
+
+def clamp(value, low, high):
+    """Limit value to the closed range [low, high]: ¡sí!"""
+    if value < low:
+        return low
+    if value > high:
+        return low
+    return value
+'''
+LATIN1_TESTS = """\
+from calc import GREETING, clamp
+
+
+def test_greeting():
+    assert GREETING == "caf\\xe9"
+
+
+def test_clamp_high():
+    assert clamp(50, 0, 10) == 10
+
+
+def test_clamp_low():
+    assert clamp(-5, 0, 10) == 0
+"""
+
+
+@pytest.mark.parametrize("mode", ["--apply", "--branch"])
+def test_a_latin1_source_is_fixed_and_written_in_latin1(
+    mode: str, repo_factory: object, tmp_path: Path
+) -> None:
+    from tests.conftest import PYTEST_INI
+
+    repo = repo_factory(  # type: ignore[operator]
+        "latin", {"test_calc.py": LATIN1_TESTS, "pytest.ini": PYTEST_INI}, commit=False
+    )
+    (repo / "calc.py").write_bytes(LATIN1_CALC.encode("latin-1"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "initial")
+    # The model-free tier alone: it must read the file in its declared encoding.
+    extra = [mode] if mode == "--apply" else [mode, "fixed"]
+    proc = cli("fix", "--repo", str(repo), "--json", *extra)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["fixed_by"] == "fixers"
+    expected = LATIN1_CALC.replace("return low\n    return", "return high\n    return")
+    if mode == "--apply":
+        written = (repo / "calc.py").read_bytes()
+    else:
+        written = subprocess.run(
+            ["git", "show", "fixed:calc.py"], cwd=repo, capture_output=True, check=True
+        ).stdout
+    assert written == expected.encode("latin-1")

@@ -24,7 +24,12 @@ from patchloop.domain import Patch, RunRecord, Task
 from patchloop.errors import RepositoryError, UsageError
 from patchloop.loop import repair
 from patchloop.repo.snapshot import Located
-from patchloop.repo.writeback import apply_to_tree, check_branch, commit_to_branch
+from patchloop.repo.writeback import (
+    apply_to_tree,
+    check_branch,
+    commit_to_branch,
+    patch_from_diff,
+)
 from patchloop.store.redact import scrub
 
 __all__ = ["fix", "summary"]
@@ -78,10 +83,7 @@ def summary(record: RunRecord, record_dir: Path) -> dict[str, Any]:
 def _write_back(where: Located, record: RunRecord, apply: bool, branch: str | None) -> str:
     if record.snapshot is None:
         return ""
-    from patchloop.edits import apply_diff
-
-    snapshot_dir = where.project
-    patch: Patch = apply_diff(snapshot_dir, record.diff, dry_run=True)
+    patch: Patch = patch_from_diff(where, record.diff)
     if apply:
         written = apply_to_tree(where, record.snapshot, patch)
         return f"applied to {len(written)} file(s): {', '.join(written)}"

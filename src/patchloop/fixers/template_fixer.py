@@ -18,6 +18,7 @@ from patchloop.fixers._rank import line_weights, location_weights
 from patchloop.fixers._source import SourceFile, parse_source
 from patchloop.fixers._types import Insert, Mutation, Replace, Template
 from patchloop.fixers.catalogue import select_templates
+from patchloop.repo.text import SourceEncodingError, read_source
 
 __all__ = ["FixerStats", "TemplateFixer", "is_test_path"]
 
@@ -36,9 +37,9 @@ def read_editable(task: Task, path: str, root: Path) -> str | None:
     try:
         if not file.is_file() or file.stat().st_size > MAX_FILE_BYTES:
             return None
-        with file.open(encoding="utf-8", newline="") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError):
+        # In its declared encoding (PEP 263), line endings as they are.
+        return read_source(file)
+    except (OSError, SourceEncodingError):
         return None
 
 

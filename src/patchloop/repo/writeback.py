@@ -1,4 +1,9 @@
-"""Writing a verified patch back: into the work tree (``--apply``) or onto a branch."""
+"""Writing a verified patch back: into the work tree (``--apply``) or onto a branch.
+
+Files are compared and written as their bytes hold them: line endings (CRLF, mixed, no final
+newline) and declared source encodings (PEP 263) are kept end to end (see
+:mod:`patchloop.repo.text`).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ import tempfile
 from pathlib import Path
 
 from patchloop.domain import Patch, SnapshotInfo
-from patchloop.errors import RepositoryError
+from patchloop.errors import EditError, RepositoryError
 from patchloop.repo.git import git, git_bytes, git_ok
 from patchloop.repo.snapshot import Located, current_fingerprint
+from patchloop.repo.text import SourceEncodingError, decode_source, encode_source, read_source
 
-__all__ = ["apply_to_tree", "commit_to_branch"]
+__all__ = ["apply_to_tree", "commit_to_branch", "patch_from_diff"]
 
 
 def _unchanged_since(where: Located, info: SnapshotInfo) -> None:
@@ -22,26 +28,79 @@ def _unchanged_since(where: Located, info: SnapshotInfo) -> None:
         )
 
 
+#: What an unreadable file compares as: never equal to the text of a patch.
+_UNREADABLE = "\0unreadable"
+
+
+def _current(target: Path) -> str | None:
+    if not target.exists():
+        return None
+    try:
+        return read_source(target)
+    except (OSError, SourceEncodingError):
+        return _UNREADABLE
+
+
+def _encoded(path: str, text: str) -> bytes:
+    try:
+        return encode_source(path, text)
+    except SourceEncodingError as exc:
+        raise RepositoryError(f"cannot write {path}: {exc}; nothing written") from exc
+
+
 def apply_to_tree(where: Located, info: SnapshotInfo, patch: Patch) -> list[str]:
     """Write the patch's files into the project, refusing if the tree changed meanwhile."""
     _unchanged_since(where, info)
+    data: dict[str, bytes | None] = {}
     for change in patch.changes:
-        target = where.project / change.path
-        current = target.read_text(encoding="utf-8") if target.exists() else None
-        if current != change.before:
+        if _current(where.project / change.path) != change.before:
             raise RepositoryError(f"{change.path} changed since the snapshot; nothing written")
+        data[change.path] = None if change.after is None else _encoded(change.path, change.after)
     written: list[str] = []
-    for change in patch.changes:
-        target = where.project / change.path
-        if change.after is None:
+    for rel, content in data.items():
+        target = where.project / rel
+        if content is None:
             target.unlink(missing_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            # newline="" keeps the patch's line endings byte for byte.
-            with target.open("w", encoding="utf-8", newline="") as fh:
-                fh.write(change.after)
-        written.append(change.path)
+            target.write_bytes(content)
+        written.append(rel)
     return written
+
+
+def patch_from_diff(where: Located, diff: str) -> Patch:
+    """The patch ``diff`` (a recorded, verified diff) makes to the project as it is now.
+
+    The files the diff touches are read in their declared encodings and handed to the edit
+    engine as UTF-8, so that a file declared ``latin-1`` is patched like any other.
+    """
+    from patchloop.edits import apply_diff, resolve_path
+    from patchloop.edits.udiff_parse import parse_unified_diff
+
+    with tempfile.TemporaryDirectory(prefix="patchloop-writeback-") as tmp:
+        view = Path(tmp)
+        for file in parse_unified_diff(diff, strict=True):
+            for path in (file.old_path, file.new_path):
+                try:
+                    rel, source = resolve_path(where.project, path) if path else ("", None)
+                except EditError:
+                    continue  # the edit engine refuses it below, with its reason
+                if source is None or not source.is_file():
+                    continue
+                text = _current(source)
+                if text is None or text == _UNREADABLE:
+                    continue
+                target = view / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(text.encode("utf-8", "surrogatepass"))
+        try:
+            return apply_diff(view, diff, dry_run=True)
+        except EditError as exc:
+            raise RepositoryError(
+                f"the verified diff no longer applies to the working tree: {exc.message}; "
+                "nothing written",
+                hint="apply the diff by hand, or re-run patchloop fix",
+            ) from exc
 
 
 def check_branch(where: Located, branch: str) -> None:
@@ -83,7 +142,9 @@ def commit_to_branch(
                 continue
             blob = (
                 git_bytes(
-                    ["hash-object", "-w", "--stdin"], where.git_root, input=change.after.encode()
+                    ["hash-object", "-w", "--stdin"],
+                    where.git_root,
+                    input=_encoded(change.path, change.after),
                 )
                 .decode()
                 .strip()
@@ -114,8 +175,8 @@ def _identity(where: Located) -> dict[str, str]:
 
 def _head_text(where: Located, head: str, path: str) -> str | None:
     try:
-        return git_bytes(["show", f"{head}:{path}"], where.git_root).decode("utf-8")
-    except (RepositoryError, UnicodeDecodeError):
+        return decode_source(path, git_bytes(["show", f"{head}:{path}"], where.git_root))
+    except (RepositoryError, SourceEncodingError):
         return None
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchloop.domain import FileChange
+from patchloop.repo.text import SourceEncodingError, encode_source
 
 __all__ = ["FileDigest", "TestDependencies", "TreeDigest", "digest_file"]
 
@@ -147,7 +148,7 @@ class TreeDigest:
             if change.after is None:
                 files.pop(change.path, None)
             else:
-                files[change.path] = digest_file(change.path, change.after.encode("utf-8"))
+                files[change.path] = digest_file(change.path, _bytes(change.path, change.after))
         return TreeDigest(files)
 
     @property
@@ -238,3 +239,11 @@ class TestDependencies:
     def affected(self, nodeids: Iterable[str], tree: TreeDigest) -> tuple[str, ...]:
         """Those of ``nodeids`` whose key in ``tree`` differs from their key at baseline."""
         return tuple(n for n in nodeids if self.key(n, tree) != self.key(n, self.base))
+
+
+def _bytes(path: str, text: str) -> bytes:
+    """``text`` as the file will hold it (its declared encoding; UTF-8 when it cannot)."""
+    try:
+        return encode_source(path, text)
+    except SourceEncodingError:
+        return text.encode("utf-8", "surrogatepass")
