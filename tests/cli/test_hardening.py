@@ -296,3 +296,69 @@ def test_a_latin1_source_is_fixed_and_written_in_latin1(
             ["git", "show", "fixed:calc.py"], cwd=repo, capture_output=True, check=True
         ).stdout
     assert written == expected.encode("latin-1")
+
+
+def _branch_after_head_moves(
+    calc_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: tuple[str, str]
+) -> int:
+    import patchloop.cli.fix as fix_module
+    from patchloop.cli import main
+
+    real_repair = fix_module.repair
+    path, text = edit
+
+    def repair_then_commit(*args: object, **kwargs: object) -> object:
+        record = real_repair(*args, **kwargs)  # type: ignore[arg-type]
+        # Someone commits while the run goes on (a pull, a commit in another terminal).
+        (calc_repo / path).write_text(text)
+        git(calc_repo, "commit", "-qam", "meanwhile")
+        return record
+
+    monkeypatch.setattr(fix_module, "repair", repair_then_commit)
+    argv = ["fix", "--repo", str(calc_repo), "--model", replies(tmp_path, FIX_REPLY)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--no-fixers", "--branch", "fixed"])
+    return int(exit_info.value.code or 0)
+
+
+def test_branch_rebases_onto_a_head_that_moved(
+    calc_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.conftest import CALC
+
+    moved = "# the module of clamp\n" + CALC
+    code = _branch_after_head_moves(calc_repo, tmp_path, monkeypatch, ("calc.py", moved))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("diff --git a/calc.py b/calc.py")
+    assert "rebased onto" in err
+    head = git(calc_repo, "rev-parse", "HEAD").strip()
+    assert git(calc_repo, "rev-parse", "fixed^").strip() == head
+    assert git(calc_repo, "show", "fixed:calc.py") == moved.replace(
+        "return low\n    return value", "return high\n    return value"
+    )
+    assert (calc_repo / "calc.py").read_text() == moved
+
+
+def test_branch_refuses_a_moved_head_it_does_not_apply_to(
+    calc_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.conftest import CALC
+
+    clash = CALC.replace(
+        "    if value > high:\n        return low", "    if value >= high:\n        return low"
+    )
+    code = _branch_after_head_moves(calc_repo, tmp_path, monkeypatch, ("calc.py", clash))
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert "HEAD moved" in err
+    assert "patchloop: hint:" in err
+    assert "run record:" in err
+    assert out.startswith("diff --git a/calc.py b/calc.py")  # the verified diff, in hand
+    assert git(calc_repo, "branch", "--list", "fixed") == ""

@@ -21,14 +21,17 @@ from patchloop.cli.common import (
 )
 from patchloop.cli.progress import Progress
 from patchloop.domain import Patch, RunRecord, Task
-from patchloop.errors import RepositoryError, UsageError
+from patchloop.errors import PatchloopError, UsageError
 from patchloop.loop import repair
 from patchloop.repo.snapshot import Located
 from patchloop.repo.writeback import (
     apply_to_tree,
     check_branch,
     commit_to_branch,
+    git_parent,
+    head_commit,
     patch_from_diff,
+    tree_unchanged,
 )
 from patchloop.store.redact import scrub
 
@@ -81,17 +84,24 @@ def summary(record: RunRecord, record_dir: Path) -> dict[str, Any]:
 
 
 def _write_back(where: Located, record: RunRecord, apply: bool, branch: str | None) -> str:
-    if record.snapshot is None:
+    info = record.snapshot
+    if info is None:
         return ""
-    patch: Patch = patch_from_diff(where, record.diff)
     if apply:
-        written = apply_to_tree(where, record.snapshot, patch)
+        written = apply_to_tree(where, info, patch_from_diff(where, record.diff))
         return f"applied to {len(written)} file(s): {', '.join(written)}"
     assert branch is not None
-    commit = commit_to_branch(
-        where, record.snapshot, patch, branch, f"patchloop: fix {', '.join(record.targets)[:200]}"
-    )
-    return f"committed {commit[:12]} on new branch {branch} (git switch {branch})"
+    # The files as they were verified: the working tree while it still is the snapshot, else
+    # the snapshot's HEAD (a diff that needed uncommitted changes does not apply there).
+    at = None if tree_unchanged(where, info) else info.head
+    patch: Patch = patch_from_diff(where, record.diff, at=at)
+    message = f"patchloop: fix {', '.join(record.targets)[:200]}"
+    commit = commit_to_branch(where, info, patch, branch, message)
+    note = f"committed {commit[:12]} on new branch {branch} (git switch {branch})"
+    head = head_commit(where)
+    if info.head is not None and head is not None and git_parent(where, commit) != info.head:
+        note += f"; HEAD moved during the run, the change was rebased onto {head[:12]}"
+    return note
 
 
 def fix(
@@ -157,13 +167,14 @@ def fix(
     if record.verified and (apply or branch):
         try:
             note = _write_back(where, record, apply, branch)
-        except RepositoryError as exc:
-            # The fix is verified: keep it in hand even though it could not be written back.
+        except PatchloopError as exc:
+            # The fix is verified: keep it in hand (the diff, the record) even though it could
+            # not be written back; exit 2 whatever refused it.
             if not as_json:
                 _report(record, record_dir, "")
-                raise
             print_error(exc)
-            print_json({**summary(record, record_dir), "write_back_error": exc.message})
+            if as_json:
+                print_json({**summary(record, record_dir), "write_back_error": exc.message})
             return EXIT_USAGE
     if as_json:
         data = summary(record, record_dir)

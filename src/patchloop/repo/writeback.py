@@ -17,7 +17,15 @@ from patchloop.repo.git import git, git_bytes, git_ok
 from patchloop.repo.snapshot import Located, current_fingerprint
 from patchloop.repo.text import SourceEncodingError, decode_source, encode_source, read_source
 
-__all__ = ["apply_to_tree", "commit_to_branch", "patch_from_diff"]
+__all__ = [
+    "apply_to_tree",
+    "check_branch",
+    "commit_to_branch",
+    "git_parent",
+    "head_commit",
+    "patch_from_diff",
+    "tree_unchanged",
+]
 
 
 def _unchanged_since(where: Located, info: SnapshotInfo) -> None:
@@ -68,11 +76,34 @@ def apply_to_tree(where: Located, info: SnapshotInfo, patch: Patch) -> list[str]
     return written
 
 
-def patch_from_diff(where: Located, diff: str) -> Patch:
-    """The patch ``diff`` (a recorded, verified diff) makes to the project as it is now.
+def tree_unchanged(where: Located, info: SnapshotInfo) -> bool:
+    """Whether the project's files are still exactly those of the snapshot."""
+    return current_fingerprint(where) == info.fingerprint
+
+
+def head_commit(where: Located) -> str | None:
+    """The commit HEAD points at now (``None`` in a repository without commits)."""
+    try:
+        return git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], where.git_root) or None
+    except RepositoryError:
+        return None
+
+
+def git_parent(where: Located, commit: str) -> str | None:
+    """The first parent of ``commit``."""
+    try:
+        return git(["rev-parse", "-q", "--verify", f"{commit}^"], where.git_root) or None
+    except RepositoryError:
+        return None
+
+
+def patch_from_diff(where: Located, diff: str, *, at: str | None = None) -> Patch:
+    """The patch ``diff`` (a recorded, verified diff) makes to the project's files as they are
+    in the working tree, or (``at``) in that commit.
 
     The files the diff touches are read in their declared encodings and handed to the edit
-    engine as UTF-8, so that a file declared ``latin-1`` is patched like any other.
+    engine as UTF-8, so that a file declared ``latin-1`` is patched like any other. Raises
+    ``RepositoryError`` when the diff does not apply.
     """
     from patchloop.edits import apply_diff, resolve_path
     from patchloop.edits.udiff_parse import parse_unified_diff
@@ -80,14 +111,15 @@ def patch_from_diff(where: Located, diff: str) -> Patch:
     with tempfile.TemporaryDirectory(prefix="patchloop-writeback-") as tmp:
         view = Path(tmp)
         for file in parse_unified_diff(diff, strict=True):
-            for path in (file.old_path, file.new_path):
+            for path in filter(None, (file.old_path, file.new_path)):
                 try:
-                    rel, source = resolve_path(where.project, path) if path else ("", None)
+                    rel, source = resolve_path(where.project, path)
                 except EditError:
                     continue  # the edit engine refuses it below, with its reason
-                if source is None or not source.is_file():
-                    continue
-                text = _current(source)
+                if at is not None:
+                    text = _head_text(where, at, _git_path(where, rel))
+                else:
+                    text = _current(source) if source.is_file() else None
                 if text is None or text == _UNREADABLE:
                     continue
                 target = view / rel
@@ -96,11 +128,15 @@ def patch_from_diff(where: Located, diff: str) -> Patch:
         try:
             return apply_diff(view, diff, dry_run=True)
         except EditError as exc:
+            where_to = f"commit {at[:12]}" if at else "the working tree"
             raise RepositoryError(
-                f"the verified diff no longer applies to the working tree: {exc.message}; "
-                "nothing written",
-                hint="apply the diff by hand, or re-run patchloop fix",
+                f"the verified diff does not apply to {where_to}: {exc.message}; nothing written",
+                hint="apply the diff by hand (git apply), or re-run patchloop fix",
             ) from exc
+
+
+def _git_path(where: Located, rel: str) -> str:
+    return f"{where.subdir}/{rel}" if where.subdir else rel
 
 
 def check_branch(where: Located, branch: str) -> None:
@@ -119,24 +155,35 @@ def commit_to_branch(
     """Commit the patch on top of HEAD as new branch ``branch``; return the commit id.
 
     The work tree, the index and the current branch are left alone. Files the patch changes
-    must equal their HEAD version (otherwise the commit would carry unrelated uncommitted work).
+    must equal their version in the snapshot's HEAD (otherwise the commit would carry unrelated
+    uncommitted work). When HEAD moved during the run, the change is rebased onto the new HEAD
+    if it applies there cleanly, else refused.
     """
     if info.head is None:
         raise RepositoryError("the repository has no commits", hint="commit once, or use --apply")
     check_branch(where, branch)
-    _unchanged_since(where, info)
-    prefix = f"{info.subdir}/" if info.subdir else ""
+    for change in patch.changes:
+        if _head_text(where, info.head, _git_path(where, change.path)) != change.before:
+            raise RepositoryError(
+                f"{change.path} has uncommitted changes; the branch would include them",
+                hint="commit or stash them first, or use --apply",
+            )
+    head = head_commit(where) or info.head
+    if head != info.head:
+        try:
+            patch = patch_from_diff(where, patch.diff, at=head)
+        except RepositoryError as exc:
+            raise RepositoryError(
+                f"HEAD moved from {info.head[:12]} to {head[:12]} during the run and the "
+                "verified change does not apply to it cleanly; nothing committed",
+                hint="the verified diff is printed: apply it by hand (git apply), or re-run "
+                "patchloop fix on the new HEAD",
+            ) from exc
     with tempfile.TemporaryDirectory(prefix="patchloop-index-") as tmp:
         env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        git(["read-tree", info.head], where.git_root, env=env)
+        git(["read-tree", head], where.git_root, env=env)
         for change in patch.changes:
-            path = prefix + change.path
-            head_text = _head_text(where, info.head, path)
-            if head_text != change.before:
-                raise RepositoryError(
-                    f"{change.path} has uncommitted changes; the branch would include them",
-                    hint="commit or stash them first, or use --apply",
-                )
+            path = _git_path(where, change.path)
             if change.after is None:
                 git(["update-index", "--remove", "--", path], where.git_root, env=env)
                 continue
@@ -149,7 +196,7 @@ def commit_to_branch(
                 .decode()
                 .strip()
             )
-            mode = _head_mode(where, info.head, path) or "100644"
+            mode = _head_mode(where, head, path) or "100644"
             git(
                 ["update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}"],
                 where.git_root,
@@ -157,7 +204,7 @@ def commit_to_branch(
             )
         tree = git(["write-tree"], where.git_root, env=env)
     commit = git(
-        ["commit-tree", tree, "-p", info.head, "-m", message], where.git_root, env=_identity(where)
+        ["commit-tree", tree, "-p", head, "-m", message], where.git_root, env=_identity(where)
     )
     git(["branch", branch, commit], where.git_root)
     return commit
