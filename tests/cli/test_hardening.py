@@ -303,8 +303,8 @@ def _branch_after_head_moves(
 ) -> int:
     import patchloop.cli.fix as fix_module
     from patchloop.cli import main
+    from patchloop.loop import repair as real_repair
 
-    real_repair = fix_module.repair
     path, text = edit
 
     def repair_then_commit(*args: object, **kwargs: object) -> object:

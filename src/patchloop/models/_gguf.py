@@ -33,6 +33,11 @@ _FIXED = {
 }
 _STRING, _ARRAY = 8, 9
 _MAX_KEYS = 1 << 20
+#: Longest string read from a header (chat templates run to tens of KiB); a damaged or hostile
+#: length must not make the reader allocate gigabytes.
+MAX_STRING = 16 << 20
+#: Deepest nesting of arrays skipped.
+_MAX_DEPTH = 16
 
 
 class GgufError(ValueError):
@@ -51,23 +56,30 @@ def _unpack(f: BinaryIO, fmt: str) -> int | float | bool:
     return value
 
 
-def _string(f: BinaryIO) -> str:
+def _length(f: BinaryIO) -> int:
     (length,) = struct.unpack("<Q", _read(f, 8))
-    return _read(f, length).decode("utf-8", errors="replace")
+    if length > MAX_STRING:
+        raise GgufError(f"a header string claims {length} bytes (damaged header)")
+    return int(length)
 
 
-def _skip_array(f: BinaryIO) -> None:
+def _string(f: BinaryIO) -> str:
+    return _read(f, _length(f)).decode("utf-8", errors="replace")
+
+
+def _skip_array(f: BinaryIO, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        raise GgufError("arrays nested too deeply (damaged header)")
     (kind,) = struct.unpack("<I", _read(f, 4))
     (count,) = struct.unpack("<Q", _read(f, 8))
     if kind in _FIXED:
         f.seek(struct.calcsize(_FIXED[kind]) * count, 1)
     elif kind == _STRING:
         for _ in range(count):
-            (length,) = struct.unpack("<Q", _read(f, 8))
-            f.seek(length, 1)
+            f.seek(_length(f), 1)
     elif kind == _ARRAY:
         for _ in range(count):
-            _skip_array(f)
+            _skip_array(f, depth + 1)
     else:
         raise GgufError(f"unknown array element type {kind}")
 

@@ -6,6 +6,8 @@ retried: 400, 401, 403, 404, 422 and malformed replies; the caller decides about
 
 A request may carry a deadline (a ``time.monotonic()`` value, from the run's time budget): each
 try's timeout is capped at the time left, and no retry starts that could not finish before it.
+Discovery requests (the model list, health, server info) wait at most
+:data:`DISCOVERY_TIMEOUT_S` per try, whatever ``request_timeout`` allows a completion.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from patchloop.domain import Capabilities
 from patchloop.errors import BadOutput, ModelError, ModelTimeout, ModelUnavailable, RateLimited
 from patchloop.models._errors import error_for_status
 
-__all__ = ["HttpBackend", "HttpCore", "api_key", "deadline_of", "key_hint"]
+__all__ = ["DISCOVERY_TIMEOUT_S", "HttpBackend", "HttpCore", "api_key", "deadline_of", "key_hint"]
+
+#: Seconds one try of a discovery request (model list, health, server info) may take.
+DISCOVERY_TIMEOUT_S = 15.0
 
 log = logging.getLogger("patchloop.models")
 
@@ -99,16 +104,18 @@ class HttpCore:
         *,
         accept: tuple[int, ...] = (),
         deadline: float | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         """Send with retries; 2xx and statuses in ``accept`` are returned, others raised.
 
-        ``deadline`` (``time.monotonic()``) bounds every try and the waits between them.
+        ``deadline`` (``time.monotonic()``) bounds every try and the waits between them;
+        ``timeout`` bounds each try below ``request_timeout`` (discovery requests).
         """
         url = self.url(path)
         attempt = 0
         while True:
             try:
-                return self._once(method, url, body, accept, deadline)
+                return self._once(method, url, body, accept, deadline, limit=timeout)
             except ModelError as err:
                 limit = self.settings.retries
                 if getattr(self._local, "status", None) == 424:
@@ -126,10 +133,22 @@ class HttpCore:
                 self._sleep(delay)
 
     def _once(
-        self, method: str, url: str, body: Any, accept: tuple[int, ...], deadline: float | None
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        accept: tuple[int, ...],
+        deadline: float | None,
+        *,
+        limit: float | None = None,
     ) -> httpx.Response:
         self._local.status = None
-        wait = self.settings.request_timeout
+        wait = (
+            self.settings.request_timeout
+            if limit is None
+            else min(limit, self.settings.request_timeout)
+        )
+        per_try = wait
         budget = False
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -158,8 +177,10 @@ class HttpCore:
                     retryable=False,
                 ) from exc
             raise ModelTimeout(
-                f"{url} gave no answer within {self.settings.request_timeout:g}s",
-                hint="raise model.request_timeout or lower max output tokens",
+                f"{url} gave no answer within {per_try:g}s",
+                hint="raise model.request_timeout or lower max output tokens"
+                if limit is None
+                else "check that the server is up and not overloaded",
             ) from exc
         except httpx.TransportError as exc:
             raise ModelUnavailable(
@@ -193,9 +214,11 @@ class HttpCore:
         """POST ``body`` and return the decoded JSON reply (``BadOutput`` when it is not JSON)."""
         return decode_json(self.request("POST", path, body, deadline=deadline))
 
-    def get_json(self, path: str) -> Any:
-        """GET ``path`` and return the decoded JSON reply."""
-        return decode_json(self.request("GET", path))
+    def get_json(self, path: str, *, timeout: float | None = None) -> Any:
+        """GET ``path`` (a discovery request, each try bounded by ``timeout``, default
+        :data:`DISCOVERY_TIMEOUT_S`) and return the decoded JSON reply."""
+        limit = DISCOVERY_TIMEOUT_S if timeout is None else timeout
+        return decode_json(self.request("GET", path, timeout=limit))
 
 
 def deadline_of(timeout_s: float | None) -> float | None:

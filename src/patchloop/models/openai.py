@@ -17,7 +17,14 @@ from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
 from patchloop.domain import Capabilities, Completion, CompletionRequest, Usage
 from patchloop.errors import BadOutput, UsageError
-from patchloop.models._http import HttpBackend, HttpCore, Sleep, api_key, deadline_of
+from patchloop.models import _http
+from patchloop.models._http import (
+    HttpBackend,
+    HttpCore,
+    Sleep,
+    api_key,
+    deadline_of,
+)
 from patchloop.models.profiles import PROFILES, ServerProfile, profile_for
 from patchloop.models.spec import ModelSpec
 
@@ -106,7 +113,9 @@ class OpenAIModel(HttpBackend):
             self.served_models()
             return "ok"
         root = self.base_url.removesuffix("/v1")
-        self._http.request("GET", root + self.profile.health_path)
+        self._http.request(
+            "GET", root + self.profile.health_path, timeout=_http.DISCOVERY_TIMEOUT_S
+        )
         return "ok"
 
     # ------------------------------------------------------------------ completion

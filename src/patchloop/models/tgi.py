@@ -20,6 +20,7 @@ from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
 from patchloop.domain import Capabilities, Completion, CompletionRequest, OutputContract, Usage
 from patchloop.errors import BadOutput
+from patchloop.models import _http
 from patchloop.models._http import (
     HttpBackend,
     HttpCore,
@@ -83,7 +84,7 @@ class TGIModel(HttpBackend):
 
     def health(self) -> str:
         """``ok`` when ``GET /health`` answers 2xx; raises otherwise."""
-        self._http.request("GET", "/health")
+        self._http.request("GET", "/health", timeout=_http.DISCOVERY_TIMEOUT_S)
         return "ok"
 
     def served_models(self) -> list[str]:
