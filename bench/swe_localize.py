@@ -187,6 +187,8 @@ def run(
                     "index_s": round(time.monotonic() - t0, 3),
                 }
                 baselines[inst["instance_id"]] = cached
+                work.mkdir(parents=True, exist_ok=True)
+                cache_file.write_text(json.dumps(baselines))
             row["baseline_index_s"] = cached["index_s"]
             base_files = cached["files"]
             chunk_fns = _chunk_functions(view, text)

@@ -164,3 +164,37 @@ def test_words_alone_rank_by_bm25_and_tests_are_never_ranked(retriever):
     assert paths[0] == "shapes/render.py"
     assert not any(p.startswith("tests/") for p in paths)
     assert all(f.features.get("bm25_file", 0) > 0 for f in ranking.files[:1])
+
+
+REEXPORT_FILES = {
+    "arrays/__init__.py": "from .core.compute import where\nfrom .core.frame import *\n",
+    "arrays/core/__init__.py": "",
+    "arrays/core/compute.py": "def where(cond, x, y):\n    return x if cond else y\n",
+    "arrays/core/frame.py": (
+        "__all__ = ['Frame']\n\n\nclass Frame:\n    def where(self, cond):\n"
+        "        return self\n\n    def select(self, key):\n        return key\n"
+    ),
+    "arrays/core/series.py": "class Series:\n    def where(self, cond):\n        return self\n",
+}
+
+
+def test_dotted_names_follow_the_package_imports_to_the_definition(tmp_path: Path):
+    repo = make_repo(tmp_path / "arrays", REEXPORT_FILES)
+    retriever = lexical_retriever(repo, store_dir=tmp_path / "index")
+    try:
+        ranker = IssueRanker(retriever.view())
+        aliased = ranker.rank(
+            "ar.where drops the condition for scalars\n\n"
+            "```python\nimport arrays as ar\nar.where(True, 1, 2)\n```\n"
+        )
+        starred = ranker.rank("`arrays.Frame.select` ignores its key")
+    finally:
+        retriever.close()
+    assert aliased.files[0].path == "arrays/core/compute.py"
+    assert "`arrays.where` is `where`" in aliased.files[0].reasons
+    top = aliased.symbols[0]
+    assert (top.path, top.qualname) == ("arrays/core/compute.py", "where")
+    # through ``from .core.frame import *``
+    assert starred.files[0].path == "arrays/core/frame.py"
+    assert "`arrays.Frame.select` is `Frame.select`" in starred.files[0].reasons
+    assert starred.symbols[0].qualname == "Frame.select"

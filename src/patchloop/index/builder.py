@@ -112,14 +112,11 @@ def index_ref(
     timings["manifest"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    rows = load_rows(store, manifest)
     report("lexical", 0, 1)
-    Lexical.open(store, rows)
-    Lexical.open(store, rows, unit="file")
+    occurrences, unique = _lexical_phase(store, manifest)
     report("lexical", 1, 1)
     timings["lexical"] = time.perf_counter() - started
 
-    unique = len(set(rows.chunk_ids.tolist()))
     stats: dict[str, object] = {}
     if dense:
         from patchloop.index.dense import embed_manifest
@@ -144,7 +141,7 @@ def index_ref(
         files=len(files),
         files_chunked=len(todo),
         files_reused=len(files) - sum(1 for f in files if keys[f.path] in todo),
-        chunks=len(rows),
+        chunks=occurrences,
         chunks_new=chunks_new,
         chunks_reused=max(unique - chunks_new, 0),
         embedded=int(stats.get("embedded", 0)),  # type: ignore[call-overload]
@@ -155,6 +152,23 @@ def index_ref(
         timings={k: round(v, 4) for k, v in timings.items()},
         embedder=str(stats.get("backend", "")),
     )
+
+
+def _lexical_phase(store: Store, manifest: str) -> tuple[int, int]:
+    """Build and save the manifest's chunk and whole-file BM25 indexes unless saved; returns
+    its chunk occurrences and distinct chunks."""
+    if all(Lexical.directory(store, manifest, unit).is_dir() for unit in ("chunk", "file")):
+        # a manifest is content-addressed: its saved indexes are its indexes
+        occurrences, unique = store.db.execute(
+            "SELECT count(*), count(DISTINCT fc.chunk_id) FROM manifest_files mf "
+            "JOIN file_chunks fc ON fc.file_key = mf.file_key WHERE mf.manifest = ?",
+            (manifest,),
+        ).fetchone()
+        return int(occurrences), int(unique)
+    rows = load_rows(store, manifest)
+    Lexical.open(store, rows)
+    Lexical.open(store, rows, unit="file")
+    return len(rows), len(set(rows.chunk_ids.tolist()))
 
 
 def file_key(f: SourceFile) -> str:

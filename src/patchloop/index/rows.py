@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patchloop.index.store import Store
@@ -40,7 +44,11 @@ class Rows:
 
 
 def load_rows(store: Store, manifest: str) -> Rows:
-    """Every chunk occurrence of ``manifest``."""
+    """Every chunk occurrence of ``manifest`` (from its saved copy when there is one: a
+    manifest is content-addressed, so its rows never change)."""
+    cached = _load_saved(store, manifest)
+    if cached is not None:
+        return cached
     import numpy as np
 
     cursor = store.db.execute(
@@ -50,7 +58,7 @@ def load_rows(store: Store, manifest: str) -> Rows:
         (manifest,),
     )
     data = cursor.fetchall()
-    return Rows(
+    rows = Rows(
         manifest=manifest,
         chunk_ids=np.asarray([r[1] for r in data], dtype=np.int64),
         paths=[r[0] for r in data],
@@ -59,6 +67,57 @@ def load_rows(store: Store, manifest: str) -> Rows:
         starts=[r[4] for r in data],
         ends=[r[5] for r in data],
     )
+    if data:
+        _save(store, rows)
+    return rows
+
+
+def _saved_dir(store: Store, manifest: str) -> Path:
+    return store.dir / "lexical" / f"{manifest}.rows"
+
+
+def _load_saved(store: Store, manifest: str) -> Rows | None:
+    import numpy as np
+
+    target = _saved_dir(store, manifest)
+    try:
+        arrays = np.load(target / "arrays.npy")
+        names = json.loads((target / "names.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if arrays.ndim != 2 or arrays.shape[0] != 3 or not isinstance(names, dict):
+        return None
+    return Rows(
+        manifest=manifest,
+        chunk_ids=np.ascontiguousarray(arrays[0]),
+        paths=names["paths"],
+        symbols=names["symbols"],
+        kinds=names["kinds"],
+        starts=arrays[1].tolist(),
+        ends=arrays[2].tolist(),
+    )
+
+
+def _save(store: Store, rows: Rows) -> None:
+    """Write ``rows`` next to the manifest's lexical indexes; the first writer wins."""
+    import numpy as np
+
+    target = _saved_dir(store, rows.manifest)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    try:
+        np.save(tmp / "arrays.npy", np.asarray([rows.chunk_ids, rows.starts, rows.ends]))
+        names = {"paths": rows.paths, "symbols": rows.symbols, "kinds": rows.kinds}
+        (tmp / "names.json").write_text(json.dumps(names), encoding="utf-8")
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def chunk_texts(store: Store, chunk_ids: list[int]) -> dict[int, str]:

@@ -134,22 +134,28 @@ class IndexView:
         """Every definition by ``(path, qualname)``, its span the union of its chunks' spans
         and those of its members."""
         rows = self.rows
-        spans: dict[tuple[str, str], list[int]] = {}
+        own: dict[tuple[str, str], list[int]] = {}
         kinds: dict[tuple[str, str], str] = {}
-        for row, symbol in enumerate(rows.symbols):
-            if not symbol or rows.kinds[row] in ("module", "window"):
+        for path, symbol, kind, start, end in zip(
+            rows.paths, rows.symbols, rows.kinds, rows.starts, rows.ends, strict=True
+        ):
+            if not symbol or kind in {"module", "window"}:
                 continue
-            path = rows.paths[row]
-            parts = symbol.split(".")
-            for n in range(1, len(parts) + 1):
-                key = (path, ".".join(parts[:n]))
-                span = spans.get(key)
-                if span is None:
-                    spans[key] = [rows.starts[row], rows.ends[row]]
-                else:
-                    span[0] = min(span[0], rows.starts[row])
-                    span[1] = max(span[1], rows.ends[row])
-            kinds.setdefault((path, symbol), rows.kinds[row])
+            span = own.get((path, symbol))
+            if span is None:
+                own[(path, symbol)] = [start, end]
+                kinds[(path, symbol)] = kind
+            else:
+                span[0] = min(span[0], start)
+                span[1] = max(span[1], end)
+        spans = {key: list(span) for key, span in own.items()}
+        for (path, symbol), (start, end) in own.items():
+            parent = symbol
+            while "." in parent:
+                parent = parent.rpartition(".")[0]
+                outer = spans.setdefault((path, parent), [start, end])
+                outer[0] = min(outer[0], start)
+                outer[1] = max(outer[1], end)
         return {
             key: Definition(key[0], key[1], kinds.get(key, "class"), span[0], span[1])
             for key, span in spans.items()

@@ -92,12 +92,14 @@ def extract_clues(text: str) -> IssueClues:
     names: list[Name] = []
     modules: list[str] = []
     code: list[str] = []
+    aliases: dict[str, str] = {}
     for block in blocks:
         found = code_names(_strip_prompts(block))
         if found.parsed:
             code.append(found.source)
         names += _names_of(found)
         modules += found.modules
+        aliases.update(found.aliases)
     inline = [m.group(1).strip() for m in _INLINE.finditer(prose)]
     for span in inline:
         found = code_names(span)
@@ -110,6 +112,7 @@ def extract_clues(text: str) -> IssueClues:
     prose_no_inline = _INLINE.sub(" ", prose)
     names += [Name(w, "title") for w in _WORD.findall(title) if _codeish(w)]
     names += [Name(w, "prose") for w in _WORD.findall(prose_no_inline) if _codeish(w)]
+    names += _aliased(names, aliases)
     stacks = tuple(tuple(stack) for stack in frames_from_text(text))
     for stack in stacks:
         names += [Name(f.function, "traceback") for f in stack if f.function.isidentifier()]
@@ -119,11 +122,24 @@ def extract_clues(text: str) -> IssueClues:
         names=tuple(_dedupe_names(names)),
         paths=tuple(dict.fromkeys(m.group(1) for m in _PATH.finditer(text))),
         modules=tuple(dict.fromkeys(modules)),
-        messages=tuple(dict.fromkeys([*_messages(text), *_quoted(prose)])),
+        messages=tuple(
+            dict.fromkeys([*_messages(text), *_quoted(prose), *_messages("\n".join(inline))])
+        ),
         stacks=stacks,
         code=tuple(code),
         words=tuple(dict.fromkeys(_WORD.findall(text))),
     )
+
+
+def _aliased(names: list[Name], aliases: dict[str, str]) -> list[Name]:
+    """Dotted names of the prose written through an alias a code block imports
+    (``xr.where`` with ``import xarray as xr`` is ``xarray.where``)."""
+    out = []
+    for name in names:
+        head, dot, rest = name.text.partition(".")
+        if dot and head in aliases and name.source in ("title", "prose", "inline"):
+            out.append(Name(f"{aliases[head]}.{rest}", name.source))
+    return out
 
 
 def _strip_prompts(block: str) -> str:

@@ -40,6 +40,8 @@ class CodeNames:
     """Attribute and method names used (``fromstring``, ``weighted``)."""
     names: list[str] = field(default_factory=list)
     """Other identifiers read (classes and functions used without a call, keywords)."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Names the snippet's imports bind, to what they stand for (``xr`` -> ``xarray``)."""
 
 
 def code_names(source: str) -> CodeNames:
@@ -88,6 +90,7 @@ def code_names(source: str) -> CodeNames:
         if head and head.islower():
             result.modules.append(head)
     result.modules = list(dict.fromkeys(result.modules))
+    result.aliases = aliases
     return result
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -18,7 +18,14 @@ from patchloop.localize.clues import IssueClues, Message, Name
 from patchloop.localize.codeview import CodeView, DefinitionLike
 from patchloop.localize.mentions import match_path
 
-__all__ = ["Evidence", "MessageHit", "collect_evidence", "find_messages", "module_files"]
+__all__ = [
+    "Evidence",
+    "MessageHit",
+    "collect_evidence",
+    "find_messages",
+    "module_file",
+    "module_files",
+]
 
 #: How much a name counts by where the issue wrote it.
 SOURCE_WEIGHT = {
@@ -28,6 +35,15 @@ SOURCE_WEIGHT = {
     "inline": 0.8,
     "title": 0.8,
     "prose": 0.5,
+}
+#: Sources counted apart when the same name is resolved (code, or the words around it).
+SOURCE_GROUP = {
+    "traceback": "code",
+    "import": "code",
+    "code": "code",
+    "inline": "text",
+    "title": "title",
+    "prose": "text",
 }
 #: Names this short or this common say nothing on their own.
 _GENERIC = frozenset(
@@ -88,6 +104,7 @@ def collect_evidence(clues: IssueClues, view: CodeView) -> dict[str, Evidence]:
     definitions = view.definitions
     for name in clues.names:
         _resolve_name(name, definitions, ev)
+    _follow_imports(clues, view, ev)
     for dotted, strength in _module_mentions(clues):
         for path in module_files(dotted, paths):
             weight = strength * (0.5 if path.endswith("__init__.py") else 1.0)
@@ -142,13 +159,50 @@ def _resolve_name(
     specific = spread * min(1.0, math.log1p(40 / len(files)) / math.log1p(40))
     feature = _NAME_FEATURE[name.source]
     qualified = len(parts) > 1 and parts[-2][:1].isupper()
+    counted: set[str] = set()
     for d in found:
         evidence = get_ev(d.path)
-        evidence.add(feature, weight * specific, f"defines `{d.qualname}` ({name.source})")
+        if d.path not in counted:
+            counted.add(d.path)
+            evidence.add(feature, weight * specific, f"defines `{d.qualname}` ({name.source})")
         evidence.add_symbol(d.qualname, "named", weight)
         if qualified and d.qualname.endswith(".".join(parts[-2:])):
             evidence.add("qualified", 1.0, f"defines `{d.qualname}` as written", cap=1.0)
             evidence.add_symbol(d.qualname, "qualified", 1.0)
+
+
+def _follow_imports(clues: IssueClues, view: CodeView, ev: Callable[[str], Evidence]) -> None:
+    """Dotted names (``xarray.where``, ``from a.b import c``) followed through the package's
+    imports to the definition they reach (feature ``resolved``)."""
+    from patchloop.localize.reexports import Resolver
+
+    resolver = Resolver(view)
+    done: set[tuple[str, str]] = set()
+    for name in clues.names:
+        dotted = f"{name.module}.{name.text}" if name.module else name.text
+        key = (dotted, SOURCE_GROUP[name.source])
+        if "." not in dotted or key in done or not dotted.split(".")[0].islower():
+            continue
+        done.add(key)
+        reached = resolver.resolve(dotted)
+        if reached is None or not reached.qualname:
+            continue
+        evidence = ev(reached.path)
+        strength = SOURCE_WEIGHT[name.source]
+        evidence.add("resolved", strength, f"`{dotted}` is `{reached.qualname}`", cap=1.0)
+        evidence.add_symbol(reached.qualname, "resolved", 1.0)
+        evidence.add_symbol(reached.qualname, "named", strength)
+
+
+def module_file(dotted: str, paths: Collection[str]) -> str | None:
+    """The file of module ``dotted`` (``a/b.py`` or ``a/b/__init__.py``, at the root or under
+    ``src/`` or ``lib/``), ``None`` when the repository has no such module."""
+    rel = dotted.replace(".", "/")
+    for base in ("", "src/", "lib/"):
+        for candidate in (f"{base}{rel}.py", f"{base}{rel}/__init__.py"):
+            if candidate in paths:
+                return candidate
+    return None
 
 
 def _module_of(path: str) -> str:

@@ -46,6 +46,7 @@ FILE_FEATURES = (
     "names_title",
     "names_text",
     "qualified",
+    "resolved",
     "module",
     "path",
     "frame",
@@ -61,6 +62,7 @@ SYMBOL_FEATURES = (
     "bm25_rank",
     "named",
     "qualified",
+    "resolved",
     "class_named",
     "pointed",
     "is_class",
@@ -260,6 +262,8 @@ class IssueRanker:
                     f["named"] = min(named[qual].get("named", 0.0), 1.0)
                     if "qualified" in named[qual]:
                         f["qualified"] = 1.0
+                    if "resolved" in named[qual]:
+                        f["resolved"] = 1.0
                 parent = qual.rpartition(".")[0]
                 if parent and parent in named:
                     f["class_named"] = 1.0
