@@ -54,6 +54,7 @@ from patchloop.sandbox import get_sandbox, sandbox_kind
 from patchloop.store import RunStore, RunWriter
 from patchloop.store.redact import remember_specs, scrub
 from patchloop.tiers import Proposal
+from patchloop.verify._report import REJECTED
 from patchloop.verify.baseline import run_baseline
 from patchloop.verify.feedback import render_failures
 from patchloop.verify.flaky import FlakeReport
@@ -235,6 +236,15 @@ class RunSession:
             raise InfrastructureError(
                 "the test command produced no test report: " + _process_summary(report),
                 hint="check --test-cmd; it must run pytest from the project directory",
+            )
+        rejected = next((o for o in report.outcomes if o.message.startswith(REJECTED)), None)
+        if rejected is not None:
+            # No trustworthy outcome on the untouched snapshot: no verdict on any patch.
+            raise InfrastructureError(
+                "the test report of the untouched snapshot was rejected: "
+                + rejected.message.removeprefix(REJECTED),
+                hint="run the tests with a pytest patchloop supports (--test-cmd), and keep the "
+                "project's code from replacing pytest's reporting",
             )
         failing = set(report.failing)
         if self.task.tests:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -13,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patchloop.domain import Frame, Limits, Outcome, ProcessResult, TestOutcome, TestReport
+from patchloop.domain import Limits, Outcome, ProcessResult, TestOutcome, TestReport
 from patchloop.errors import InfrastructureError, UsageError
+from patchloop.localize._spectrum_files import outcome_of, read_lines, read_outcomes
 from patchloop.protocols import Sandbox
 
 __all__ = ["PLUGIN_MODULE", "CoverageMap", "collect_coverage", "final_outcome"]
@@ -68,47 +68,11 @@ def final_outcome(phases: Sequence[Mapping[str, Any]]) -> Outcome:
 
 
 def _outcomes(path: Path) -> tuple[list[TestOutcome], str | None]:
-    phases: dict[str, list[dict[str, Any]]] = {}
-    error: str | None = None
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return [], None
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        if "error" in record:
-            error = str(record["error"])
-        elif isinstance(record.get("nodeid"), str):
-            phases.setdefault(record["nodeid"], []).append(record)
-    outcomes = []
-    for nodeid, records in phases.items():
-        failed = next((r for r in records if r.get("outcome") == "failed"), None)
-        frames: tuple[Frame, ...] = ()
-        if failed is not None:
-            frames = tuple(
-                Frame(
-                    path=str(f.get("path", "")),
-                    line=int(f.get("line") or 0),
-                    function=str(f.get("function", "")),
-                    in_repo=bool(f.get("in_repo")),
-                )
-                for f in failed.get("frames", [])
-            )
-        outcomes.append(
-            TestOutcome(
-                nodeid=nodeid,
-                outcome=final_outcome(records),
-                duration_s=round(sum(float(r.get("duration") or 0) for r in records), 6),
-                message=str(failed.get("message", "")) if failed else "",
-                details=str(failed.get("details", "")) if failed else "",
-                frames=frames,
-            )
-        )
+    phases, error = read_outcomes(path)
+    outcomes = [
+        outcome_of(nodeid, records, final_outcome([r.model_dump() for r in records]))
+        for nodeid, records in phases.items()
+    ]
     return outcomes, error
 
 
@@ -170,7 +134,7 @@ def collect_coverage(
             writable=[data_dir],
         )
         outcomes, plugin_error = _outcomes(data_dir / "spectrum.json.outcomes.jsonl")
-        lines = _read_lines(out)
+        lines = read_lines(out)
     finally:
         shutil.rmtree(plugin_dir, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -187,18 +151,3 @@ def collect_coverage(
     return CoverageMap(
         lines=lines or {}, outcomes=tuple(outcomes), complete=lines is not None, process=result
     )
-
-
-def _read_lines(path: Path) -> dict[str, dict[str, tuple[int, ...]]] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    tests = data.get("tests") if isinstance(data, dict) else None
-    if not isinstance(tests, dict):
-        return None
-    return {
-        str(nodeid): {str(p): tuple(int(n) for n in ls) for p, ls in files.items()}
-        for nodeid, files in tests.items()
-        if isinstance(files, dict)
-    }

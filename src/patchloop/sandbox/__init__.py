@@ -14,7 +14,13 @@ from patchloop.config import SandboxSettings
 from patchloop.errors import UnknownComponent
 from patchloop.protocols import Sandbox
 from patchloop.registry import Registry
-from patchloop.sandbox._fs import TEMP_PREFIX, make_temp_dir, remove_tree, scratch_root
+from patchloop.sandbox._fs import (
+    TEMP_PREFIX,
+    make_temp_dir,
+    read_untrusted,
+    remove_tree,
+    scratch_root,
+)
 from patchloop.sandbox._limits import limits_from_settings
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "get_sandbox",
     "limits_from_settings",
     "make_temp_dir",
+    "read_untrusted",
     "remove_tree",
     "sandbox_kind",
     "scratch_root",

@@ -24,6 +24,7 @@ __all__ = [
     "claim",
     "copy_tree",
     "make_temp_dir",
+    "read_untrusted",
     "reap_stale",
     "remove_tree",
     "scratch_root",
@@ -220,6 +221,37 @@ def reap_stale(parent: Path, kind: str) -> int:
             remove_tree(Path(entry.path))
             removed += 1
     return removed
+
+
+def read_untrusted(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of a file the code under test could have written or replaced, read safely.
+
+    Opened without following a symlink and without blocking (a FIFO in its place cannot hang
+    the harness), read only when it is a regular file, and never more than ``max_bytes + 1``
+    bytes (a caller sees ``len(data) > max_bytes`` for a file too large, e.g. ``/dev/zero``
+    behind a name). ``None``: missing, not a regular file, or unreadable.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def is_no_space(exc: OSError) -> bool:

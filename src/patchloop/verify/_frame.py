@@ -10,9 +10,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-__all__ = ["FRAME_MAGIC", "ReportFrame", "read_frame"]
+__all__ = ["FRAME_MAGIC", "WATCHED", "ReportFrame", "read_frame"]
 
 FRAME_MAGIC = b"PATCHLOOP-REPORT 1 "
+#: pytest's reporting functions the plugin's tamper guard must have watched during the run
+#: (the plugin keeps the same list; a report from a run without the whole guard is rejected).
+WATCHED = (
+    "runner.call_and_report",
+    "runner.runtestprotocol",
+    "runner.pytest_runtest_makereport",
+    "reports.TestReport.from_item_and_call",
+    "junitxml.LogXML.pytest_runtest_logreport",
+    "junitxml.LogXML.pytest_sessionfinish",
+    "main.pytest_runtestloop",
+)
 _MAX_HEADER = 64
 
 
@@ -27,9 +38,12 @@ class ReportFrame:
     """Node ids of collectors (modules, classes) that failed to collect."""
     exitstatus: int
     tampered: tuple[str, ...]
+    """Names of pytest reporting functions that were replaced during the run."""
     raised: tuple[str, ...] = ()
     """Node ids whose test or fixtures raised (they cannot have passed)."""
-    """Names of pytest reporting functions that were replaced during the run."""
+    guarded: tuple[str, ...] = ()
+    """The reporting functions the tamper guard watched (all of :data:`WATCHED`, or no
+    verdict)."""
 
 
 def _strings(value: object) -> tuple[str, ...]:
@@ -66,6 +80,7 @@ def read_frame(data: bytes) -> ReportFrame | str:
             exitstatus=int(obj.get("exitstatus", -1)),
             tampered=_strings(obj.get("tampered", [])),
             raised=_strings(obj.get("raised", [])),
+            guarded=_strings(obj.get("guarded", [])),
         )
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         return f"the report frame is not valid JSON: {exc}"

@@ -12,8 +12,10 @@ The report goes to the harness through a descriptor it opened (``_PATCHLOOP_REPO
 whose other end only the harness holds; ``_PATCHLOOP_REPORT_PATH`` names a file instead for
 sandboxes that cannot pass descriptors). The junit XML is written to a private temporary file,
 read back at the very end of the session and sent as exactly one frame with the node ids pytest
-collected and a list of anything that looked like tampering: pytest's reporting functions
-replaced after this module was imported. Writes by test code to the descriptor (extra frames,
+collected, the reporting functions the tamper guard could watch (:data:`WATCHED`: a pytest
+without one of them leaves the guard incomplete, and the harness then gives no verdict), and a
+list of anything that looked like tampering: those functions replaced after this module was
+imported. Writes by test code to the descriptor (extra frames,
 garbage after ours) make the harness reject the report; they can never add a pass.
 
 This module is copied out of the package and imported by the test interpreter, which may be a
@@ -92,31 +94,42 @@ _HIDDEN = _hidden_dirs()
 _SELF = os.path.abspath(__file__)
 
 
+#: pytest's reporting functions the tamper guard watches (``module.attribute`` under
+#: ``_pytest``). Every one must be found: a pytest that moved one leaves no guard, and no guard
+#: means no verdict (the harness rejects the report). The harness keeps the same list.
+WATCHED = (
+    "runner.call_and_report",
+    "runner.runtestprotocol",
+    "runner.pytest_runtest_makereport",
+    "reports.TestReport.from_item_and_call",
+    "junitxml.LogXML.pytest_runtest_logreport",
+    "junitxml.LogXML.pytest_sessionfinish",
+    "main.pytest_runtestloop",
+)
+
+
+def _lookup(name: str) -> object | None:
+    """The function ``_pytest.<name>`` as it is now, ``None`` when it is not there."""
+    import importlib
+
+    module_name, *attrs = name.split(".")
+    try:
+        obj: object = importlib.import_module(f"_pytest.{module_name}")
+    except ImportError:
+        return None
+    for attr in attrs:
+        obj = getattr(obj, attr, None)
+        if obj is None:
+            return None
+    # A classmethod is watched through its function (a new bound method comes every time).
+    obj = getattr(obj, "__func__", obj)
+    return obj if callable(obj) else None
+
+
 def _watched() -> dict[str, object]:
     """pytest's reporting functions as they are now (compared again at the end)."""
-    found: dict[str, object] = {}
-    try:
-        from _pytest import junitxml, main, reports, runner
-
-        candidates = {
-            "runner.call_and_report": getattr(runner, "call_and_report", None),
-            "runner.runtestprotocol": getattr(runner, "runtestprotocol", None),
-            "runner.pytest_runtest_makereport": getattr(runner, "pytest_runtest_makereport", None),
-            "reports.TestReport.from_item_and_call": getattr(
-                getattr(reports.TestReport, "from_item_and_call", None), "__func__", None
-            ),
-            "junitxml.LogXML.pytest_runtest_logreport": getattr(
-                junitxml.LogXML, "pytest_runtest_logreport", None
-            ),
-            "junitxml.LogXML.pytest_sessionfinish": getattr(
-                junitxml.LogXML, "pytest_sessionfinish", None
-            ),
-            "main.pytest_runtestloop": getattr(main, "pytest_runtestloop", None),
-        }
-        found = {k: v for k, v in candidates.items() if v is not None}
-    except Exception:
-        pass
-    return found
+    found = {name: _lookup(name) for name in WATCHED}
+    return {name: func for name, func in found.items() if func is not None}
 
 
 _WATCHED = _watched()
@@ -321,6 +334,7 @@ def pytest_collection_finish(session: Any) -> None:
 
 
 def _tampering() -> list[str]:
+    # Functions this pytest does not have are not in ``guarded``: the harness rejects that.
     now = _watched()
     found = sorted(name for name, func in _WATCHED.items() if now.get(name) is not func)
     found += [
@@ -351,6 +365,7 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
             "raised": sorted(set(_state["raised"])),
             "exitstatus": int(exitstatus),
             "tampered": _tampering(),
+            "guarded": sorted(_WATCHED),  # what the guard could watch
         }
     ).encode("utf-8")
     data = FRAME_MAGIC + str(len(payload)).encode() + b"\n" + payload

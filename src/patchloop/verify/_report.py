@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from patchloop.domain import Outcome, ProcessResult, TestOutcome, TestReport, TestSelection
-from patchloop.verify._frame import ReportFrame, read_frame
+from patchloop.verify._frame import WATCHED, ReportFrame, read_frame
 from patchloop.verify._paths import PathMapper
 from patchloop.verify.junit import JunitError, covers, parse_junit
 
@@ -56,6 +56,14 @@ def _check(frame: ReportFrame, outcomes: list[TestOutcome]) -> str | None:
     """Why the outcomes cannot be trusted, or ``None``."""
     if frame.tampered:
         return "pytest's reporting was replaced during the run: " + ", ".join(frame.tampered)
+    unguarded = sorted(set(WATCHED) - set(frame.guarded))
+    if unguarded:
+        # Fail closed: without the whole guard there is no verdict.
+        return (
+            "the tamper guard could not watch pytest's "
+            + ", ".join(unguarded)
+            + " (not found in the test interpreter's pytest): no guard, no verdict"
+        )
     known = set(frame.collected) | set(frame.collect_errors)
     forged = [o.nodeid for o in outcomes if o.nodeid not in known]
     if forged:

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from patchloop.domain import Frame, Outcome, TestOutcome, TestReport
+from patchloop.sandbox import read_untrusted
 
 __all__ = ["head_tail", "render_failures"]
 
 #: Smallest share of the budget one failing test gets before later ones are only counted.
 MIN_PER_TEST = 600
 MAX_FRAMES = 8
+#: Largest source file whose lines are quoted in feedback.
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
 #: Characters kept free for the "[... N lines omitted ...]" marker and its line breaks.
 _MARKER_ROOM = 48
 #: Object addresses in reprs (``<Foo object at 0x7f3a...>``) differ on every run.
@@ -81,12 +84,13 @@ class _Sources:
     def _read(self, path: str) -> list[str] | None:
         assert self.root is not None
         target = (self.root / path).resolve()
-        if not target.is_relative_to(self.root) or not target.is_file():
+        if not target.is_relative_to(self.root):
             return None
-        try:
-            return target.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
+        # The tests ran in this tree: a file there may be huge, a FIFO or a link elsewhere.
+        data = read_untrusted(target, MAX_SOURCE_BYTES)
+        if data is None or len(data) > MAX_SOURCE_BYTES:
             return None
+        return data.decode("utf-8", "replace").splitlines()
 
 
 def _frame_lines(frames: Sequence[Frame], sources: _Sources) -> list[str]:

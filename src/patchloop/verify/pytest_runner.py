@@ -31,7 +31,7 @@ from pathlib import Path
 from patchloop.domain import Limits, ProcessResult, TestReport, TestSelection
 from patchloop.errors import UsageError
 from patchloop.protocols import Sandbox
-from patchloop.sandbox import make_temp_dir, remove_tree
+from patchloop.sandbox import make_temp_dir, read_untrusted, remove_tree
 from patchloop.sandbox.warm import WarmRunner
 from patchloop.verify._report import build_report
 
@@ -291,9 +291,9 @@ class PytestRunner:
 
 
 def _read_file(path: Path) -> bytes | None:
-    try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            return b"report larger than the harness reads"
-        return path.read_bytes()
-    except OSError:
-        return None
+    # The sandbox can write where the report goes: a FIFO or a link to /dev/zero there must
+    # neither hang the harness nor fill its memory.
+    data = read_untrusted(path, MAX_REPORT_BYTES)
+    if data is not None and len(data) > MAX_REPORT_BYTES:
+        return b"report larger than the harness reads"
+    return data
