@@ -6,6 +6,7 @@ delegates to.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -30,6 +31,7 @@ from patchloop.domain import (
     RunStatus,
     Scalar,
     Task,
+    TestOutcome,
     TestReport,
     TestSelection,
     Usage,
@@ -43,8 +45,10 @@ from patchloop.errors import (
     InfrastructureError,
     ModelError,
     NothingToFix,
+    OutOfScope,
     ParseError,
     PatchloopError,
+    RepeatedEdit,
     UnsafeEdit,
 )
 from patchloop.protocols import EditFormat, Sandbox, TestRunner
@@ -56,6 +60,7 @@ from patchloop.store.redact import remember_specs, scrub
 from patchloop.tiers import Proposal
 from patchloop.verify._report import REJECTED
 from patchloop.verify.baseline import run_baseline
+from patchloop.verify.collection import collection_errors, describe
 from patchloop.verify.feedback import render_failures
 from patchloop.verify.flaky import FlakeReport
 from patchloop.verify.green import is_green
@@ -69,6 +74,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RunSession", "Verdict"]
 
+log = logging.getLogger("patchloop.session")
+
 EventSink = Callable[[Event], None]
 
 # Which status and feedback kind an error maps to; order matters (subclasses first).
@@ -76,6 +83,8 @@ ERROR_KINDS: tuple[tuple[type[PatchloopError], AttemptStatus, FeedbackKind], ...
     (ParseError, "parse_error", "parse"),
     (UnsafeEdit, "unsafe_edit", "unsafe"),
     (GuardError, "guard_rejected", "guard"),
+    (OutOfScope, "out_of_scope", "scope"),
+    (RepeatedEdit, "repeated", "repeat"),
     (ApplyError, "apply_error", "apply"),
     (EditError, "empty_patch", "empty"),
     (ModelError, "model_error", "model"),
@@ -247,13 +256,19 @@ class RunSession:
                 "project's code from replacing pytest's reporting",
             )
         failing = set(report.failing)
+        broken = collection_errors(report)
         if self.task.tests:
             outcomes = report.by_id()
             check_named_tests(self.task.tests, outcomes)
             self.targets = tuple(t for t in self.task.tests if not is_green(t, outcomes))
         else:
-            self.targets = tuple(sorted(failing))
+            # A file that fails to collect is no failing test: a target only when nothing
+            # else fails.
+            others = failing - {o.nodeid for o in broken}
+            self.targets = tuple(sorted(others or failing))
         _check_importable(report, self.targets, self.snapshot.template)
+        for outcome in broken:
+            self._collection_error(outcome)
         self.regressions = tuple(sorted(set(report.passing) - set(self.targets)))
         flaky = set(base.flakes.flaky)
         if flaky:
@@ -281,6 +296,15 @@ class RunSession:
                 else "no tests were collected; nothing to fix"
             )
         return report
+
+    def _collection_error(self, outcome: TestOutcome) -> None:
+        """Name a file that failed to collect, and say whether the run targets it."""
+        message = f"{outcome.nodeid} could not be collected: {describe(outcome)}"
+        if outcome.nodeid not in self.targets:
+            why = "only the named tests are" if self.task.tests else "other tests fail"
+            message += f"; not a target ({why})"
+        log.warning("%s", message)
+        self.emit("baseline.collect_error", message, path=outcome.nodeid)
 
     @property
     def verification_plan(self) -> VerificationPlan:

@@ -362,3 +362,71 @@ def test_branch_refuses_a_moved_head_it_does_not_apply_to(
     assert "run record:" in err
     assert out.startswith("diff --git a/calc.py b/calc.py")  # the verified diff, in hand
     assert git(calc_repo, "branch", "--list", "fixed") == ""
+
+
+BROKEN_TEST = "import not_installed_anywhere\n\n\ndef test_x():\n    assert True\n"
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_module_that_fails_to_collect_is_named_and_not_a_target(
+    named: bool, repo_factory: object, tmp_path: Path
+) -> None:
+    from tests.conftest import CALC, PYTEST_INI, TEST_CALC
+
+    repo = repo_factory(  # type: ignore[operator]
+        "collect",
+        {
+            "calc.py": CALC,
+            "test_calc.py": TEST_CALC,
+            "test_broken.py": BROKEN_TEST,
+            "pytest.ini": PYTEST_INI,
+        },
+    )
+    extra = ["--test", "test_calc.py::test_clamp_high"] if named else []
+    proc = fix(repo, replies(tmp_path, FIX_REPLY), *extra, "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["targets"] == ["test_calc.py::test_clamp_high"]
+    assert data["attempts"] == 1
+    warning = next(line for line in proc.stderr.splitlines() if "could not be collected" in line)
+    assert "test_broken.py" in warning
+    assert "No module named 'not_installed_anywhere'" in warning
+    assert "not a target" in warning
+    events = Path(data["record_dir"], "events.jsonl").read_text()
+    assert "baseline.collect_error" in events
+
+
+def test_a_collection_error_that_is_the_only_failure_is_the_target(
+    repo_factory: object, tmp_path: Path
+) -> None:
+    repo = repo_factory(  # type: ignore[operator]
+        "only",
+        {
+            "lib.py": "def f():\n    return 1\n",
+            "test_lib.py": "from lib import f\n\n\ndef test_f():\n    assert f() == 1\n",
+            "test_g.py": "from lib import g\n\n\ndef test_g():\n    assert g() == 2\n",
+        },
+    )
+    reply = (
+        "lib.py\n<<<<<<< SEARCH\n    return 1\n=======\n    return 1\n\n\n"
+        "def g():\n    return 2\n>>>>>>> REPLACE\n"
+    )
+    proc = fix(repo, replies(tmp_path, reply), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["targets"] == ["test_g.py"]
+    prompt = Path(data["record_dir"], "attempts", "001", "prompt.json").read_text()
+    assert "COLLECTION ERROR test_g.py" in prompt
+    assert "ImportError: cannot import name 'g' from 'lib'" in prompt
+
+
+def test_naming_a_test_in_a_module_that_fails_to_collect_says_why(
+    repo_factory: object, tmp_path: Path
+) -> None:
+    repo = repo_factory(  # type: ignore[operator]
+        "named", {"lib.py": "X = 1\n", "test_broken.py": BROKEN_TEST}
+    )
+    proc = fix(repo, replies(tmp_path, FIX_REPLY), "--test", "test_broken.py::test_x")
+    assert proc.returncode == 2, proc.stderr
+    assert "test_broken.py could not be collected" in proc.stderr
+    assert "No module named 'not_installed_anywhere'" in proc.stderr

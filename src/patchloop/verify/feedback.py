@@ -12,6 +12,8 @@ from pathlib import Path
 
 from patchloop.domain import Frame, Outcome, TestOutcome, TestReport
 from patchloop.sandbox import read_untrusted
+from patchloop.verify.collection import describe, is_collection_error
+from patchloop.verify.green import named_by
 
 __all__ = ["head_tail", "render_failures"]
 
@@ -106,7 +108,14 @@ def _frame_lines(frames: Sequence[Frame], sources: _Sources) -> list[str]:
 
 
 def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
-    lines = [f"{result.outcome.value.upper()} {result.nodeid}"]
+    if is_collection_error(result):
+        lines = [
+            f"COLLECTION ERROR {result.nodeid}: pytest could not import or collect this file",
+            f"  {describe(result)}",
+        ]
+        result = result.model_copy(update={"message": ""})
+    else:
+        lines = [f"{result.outcome.value.upper()} {result.nodeid}"]
     if result.message:
         lines.append(f"  {result.message}")
     lines.extend(_frame_lines(result.frames, sources))
@@ -125,9 +134,7 @@ def _selected(report: TestReport, nodeids: Sequence[str]) -> list[TestOutcome]:
         result = by_id.get(nodeid)
         if result is None:
             # A selected file or function stands for the cases reported below it.
-            below = [
-                o for o in report.outcomes if o.nodeid.startswith((nodeid + "::", nodeid + "["))
-            ]
+            below = [o for o in report.outcomes if named_by(nodeid, o.nodeid)]
             if below:
                 results.extend(below)
                 continue

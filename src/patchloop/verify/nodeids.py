@@ -7,6 +7,8 @@ from pathlib import Path
 
 from patchloop.domain import TestOutcome
 from patchloop.errors import UsageError
+from patchloop.verify.collection import describe, is_collection_error
+from patchloop.verify.green import named_by
 
 __all__ = ["check_named_tests", "normalize_test_id"]
 
@@ -29,14 +31,22 @@ def normalize_test_id(nodeid: str, root: Path) -> str:
 
 
 def check_named_tests(named: tuple[str, ...], outcomes: dict[str, TestOutcome]) -> None:
-    """Every test the user named must be one the baseline collected (or a prefix of some)."""
-    unknown = [
-        t
-        for t in named
-        if t not in outcomes and not any(k.startswith((t + "::", t + "/")) for k in outcomes)
-    ]
+    """Every test the user named must be one the baseline collected (or a prefix of some).
+
+    A test inside a file that failed to collect is refused with that file's error.
+    """
+    unknown = [t for t in named if t not in outcomes and not any(named_by(t, k) for k in outcomes)]
     if not unknown:
         return
+    for test in unknown:
+        for outcome in outcomes.values():
+            if is_collection_error(outcome) and named_by(outcome.nodeid, test):
+                raise UsageError(
+                    f"{test} cannot run: {outcome.nodeid} could not be collected "
+                    f"({describe(outcome)})",
+                    hint=f"fix {outcome.nodeid} first, or name {outcome.nodeid} itself as the "
+                    "test to repair",
+                )
     near = difflib.get_close_matches(unknown[0], list(outcomes), n=3, cutoff=0.5)
     raise UsageError(
         f"no such test: {', '.join(unknown)} (the baseline collected {len(outcomes)} tests)",
