@@ -149,7 +149,7 @@ class _TooLarge(Exception):
 
 def create_app(settings: ServiceSettings, *, workers: bool = True) -> FastAPI:
     """The service; with ``workers``, the lifespan starts and stops the worker processes."""
-    from patchloop.service import routes
+    from patchloop.service import routes, routes_index, routes_ops
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = ServiceState(
@@ -190,5 +190,6 @@ def create_app(settings: ServiceSettings, *, workers: bool = True) -> FastAPI:
     app.add_exception_handler(PatchloopError, tree_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_middleware(BodyLimit, limit=settings.limits.body_bytes)
-    app.include_router(routes.router)
+    for module in (routes_ops, routes, routes_index):
+        app.include_router(module.router)
     return app

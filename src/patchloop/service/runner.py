@@ -2,52 +2,28 @@
 
 Thin over :func:`patchloop.repair`: check the repository out, resolve its configuration (the
 repository's own config is untrusted and cannot choose models or the sandbox), run, and turn
-the run record into a :class:`~patchloop.service.jobs.JobResult`. Verifications apply the diff
-to a snapshot, pass it through the same tamper guard as a repair, and run the tests in the
-sandbox.
+the run record into a :class:`~patchloop.service.jobs.JobResult`. Verifications and index
+warm-ups have modules of their own (:mod:`.verify_job`, :mod:`.index_job`).
 """
 
 from __future__ import annotations
 
-import shlex
 import shutil
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from patchloop.config import Config, load_config
-from patchloop.domain import Event, Limits, RunRecord, Task, TestSelection, Usage
-from patchloop.errors import (
-    EditError,
-    PatchloopError,
-    RepositoryError,
-    SandboxError,
-    UsageError,
-)
+from patchloop.domain import Event, RunRecord, Task, Usage
+from patchloop.errors import PatchloopError, RepositoryError, SandboxError
 from patchloop.repo.snapshot import locate
-from patchloop.service.jobs import IndexSpec, JobResult, RepairSpec, TestVerdict, VerifySpec
+from patchloop.service._common import EventSink, argv_of, config_for
+from patchloop.service.index_job import index_job
+from patchloop.service.jobs import IndexSpec, JobResult, RepairSpec, VerifySpec
 from patchloop.service.settings import ServiceSettings
 from patchloop.service.sources import checkout, under_roots
+from patchloop.service.verify_job import verify_job
 
 __all__ = ["run_job"]
-
-EventSink = Callable[[Event], None]
-
-
-def _config(project: Path, git_root: Path, cli: dict[str, Any]) -> Config:
-    return load_config(project, git_root=git_root, cli=cli).config
-
-
-def _argv(cmd: str) -> tuple[str, ...]:
-    try:
-        argv = tuple(shlex.split(cmd))
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the test command {cmd!r}: {exc}") from exc
-    if not argv:
-        raise UsageError("the test command is empty")
-    return argv
 
 
 def run_job(
@@ -73,13 +49,13 @@ def run_job(
             # Checked at submission; checked again in case a symlink moved since.
             raise RepositoryError(f"{spec.repo.path} is no longer inside an allowed root")
         if isinstance(spec, IndexSpec):
-            return _index(spec, scratch, settings, sink, started)
+            return index_job(spec, scratch, settings, sink, started)
         project = checkout(
             spec.repo, scratch, schemes=settings.git_schemes, timeout=settings.git_timeout_s
         )
         if isinstance(spec, RepairSpec):
             return _repair(job_id, spec, project, settings, sink)
-        return _verify(spec, project, sink, started)
+        return verify_job(spec, project, sink, started)
     except (PatchloopError, KeyboardInterrupt) as exc:
         # The record of a run that ended on an error (or a cancel) is on disk: keep it.
         record = _record_after_error(settings, job_id, seen.get("run_id"))
@@ -130,12 +106,12 @@ def _repair(
         "allow_test_edits": False,
         "fixers.enabled": None if spec.fixers else False,
     }
-    config = _config(where.project, where.git_root, cli)
+    config = config_for(where.project, where.git_root, cli)
     task = Task(
         repo=where.project,
         description=spec.task,
         tests=spec.tests,
-        test_cmd=_argv(config.tests.cmd),
+        test_cmd=argv_of(config.tests.cmd),
         allow_test_edits=False,
     )
     state_dir = _state_dir(settings, job_id)
@@ -181,123 +157,3 @@ def _commit(where: Any, record: RunRecord, branch: str) -> str:
     except PatchloopError as exc:
         return f"not committed: {exc.message}"
     return f"committed {commit[:12]} on new branch {branch}"
-
-
-def _verify(spec: VerifySpec, project: Path, emit: EventSink, started: float) -> JobResult:
-    from patchloop.edits import apply_diff
-    from patchloop.repo.snapshot import take_snapshot
-    from patchloop.sandbox import get_sandbox
-    from patchloop.verify import PytestRunner
-    from patchloop.verify.guard import check_patch
-
-    def say(kind: str, message: str) -> None:
-        emit(Event(t=round(time.monotonic() - started, 4), kind=kind, message=message))
-
-    where = locate(project)
-    config = _config(where.project, where.git_root, {"tests.cmd": spec.test_cmd})
-    argv = _argv(config.tests.cmd)
-    snap = take_snapshot(where)
-    try:
-        try:
-            patch = apply_diff(snap.template, spec.diff, dry_run=True)
-            check_patch(patch, allow_test_edits=False)
-        except EditError as exc:
-            say("verify.rejected", exc.message)
-            return JobResult(
-                verdict="rejected",
-                diff=spec.diff,
-                error=exc.message,
-                error_kind=type(exc).__name__,
-                wall_s=round(time.monotonic() - started, 4),
-            )
-        say("verify.applied", f"diff applies to {len(patch.changes)} file(s)")
-        sandbox = get_sandbox(config.sandbox)
-        settings = config.sandbox
-        runner = PytestRunner(
-            sandbox,
-            argv,
-            limits=Limits(
-                wall_s=spec.timeout,
-                cpu_s=settings.cpu_s,
-                memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
-                processes=settings.processes,
-                output_bytes=config.tests.output_bytes,
-            ),
-            per_test_timeout=config.tests.per_test_timeout,
-            python=sys.executable,
-            warm=False,
-            plugin_autoload=config.tests.plugin_autoload,
-            plugins=config.tests.plugins,
-        )
-        t0 = time.monotonic()
-        with sandbox.workspace(snap.template) as workspace:
-            for change in patch.changes:
-                target = workspace / change.path
-                if change.after is None:
-                    target.unlink(missing_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("w", encoding="utf-8", newline="") as fh:
-                    fh.write(change.after)
-            say("verify.tests", f"running {len(spec.tests) or 'all'} test(s)")
-            report = runner.run(workspace, TestSelection(nodeids=spec.tests))
-        sandbox_s = time.monotonic() - t0
-    finally:
-        snap.remove()
-    outcomes = report.by_id()
-    tests = tuple(
-        TestVerdict(nodeid=o.nodeid, outcome=o.outcome.value, message=o.message)
-        for o in outcomes.values()
-    )
-    missing = [t for t in spec.tests if t not in outcomes and not _has_children(t, outcomes)]
-    tests += tuple(TestVerdict(nodeid=t, outcome="missing") for t in missing)
-    if report.status == "no_report" or not tests:
-        verdict, error = "error", "the test command produced no test report"
-    else:
-        green = all(t.outcome in ("passed", "xfailed", "xpassed", "skipped") for t in tests)
-        verdict, error = ("passed" if green else "failed"), None
-    say("verify.end", verdict)
-    return JobResult(
-        verdict=verdict,
-        diff=patch.diff,
-        sandbox_s=round(sandbox_s, 4),
-        wall_s=round(time.monotonic() - started, 4),
-        error=error,
-        infra=verdict == "error",
-        tests=tests,
-    )
-
-
-def _has_children(nodeid: str, outcomes: dict[str, Any]) -> bool:
-    return any(k.startswith((nodeid + "::", nodeid + "[")) for k in outcomes)
-
-
-def _index(
-    spec: IndexSpec, scratch: Path, settings: ServiceSettings, emit: EventSink, started: float
-) -> JobResult:
-    """Index the ref in place for a path (repairs of that path find it), else in a clone."""
-    from patchloop.index import build_index
-    from patchloop.index.stats import merge_passes
-
-    if spec.repo.path is not None:
-        root, ref = locate(Path(spec.repo.path)).git_root, spec.repo.ref
-    else:
-        clone = checkout(
-            spec.repo, scratch, schemes=settings.git_schemes, timeout=settings.git_timeout_s
-        )
-        root, ref = clone, "HEAD"
-    config = _config(root, root, {})
-    store = Path(config.index.dir) if config.index.dir else None
-
-    def say(kind: str, message: str) -> None:
-        emit(Event(t=round(time.monotonic() - started, 4), kind=kind, message=message))
-
-    say("index.start", f"indexing {ref or 'the working tree'}")
-    stats = build_index(root, ref, store, dense=False)
-    if spec.dense:
-        stats = merge_passes(stats, build_index(root, ref, store, dense=True))
-    say(
-        "index.end",
-        f"{stats.files} files, {stats.chunks_new} new chunks, {stats.chunks_reused} reused",
-    )
-    return JobResult(verdict="indexed", index=stats, wall_s=round(time.monotonic() - started, 4))

@@ -37,6 +37,8 @@ __all__ = ["WireMessage", "Worker", "main"]
 
 #: Idle wait between looks at the queue.
 POLL_S = 0.05
+#: Rounds of killing what a job left behind (each round reaps one generation).
+REAP_PASSES = 64
 #: Slack past a job's own time budget before the worker kills it.
 BACKSTOP_S = 120.0
 
@@ -110,10 +112,15 @@ class _Running:
 def _reap_orphans() -> None:
     """Kill what a job left behind: as a subreaper, the worker inherits the job's orphans
     (processes that left its tree), and it starts no other processes itself."""
-    for pid in children_of(os.getpid()):
-        kill_tree(pid)
-        with suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+    # A killed process's own children are re-parented here as it dies: look again until none.
+    for _ in range(REAP_PASSES):
+        orphans = children_of(os.getpid())
+        if not orphans:
+            return
+        for pid in orphans:
+            kill_tree(pid)
+            with suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 class Worker:
