@@ -430,3 +430,40 @@ def test_naming_a_test_in_a_module_that_fails_to_collect_says_why(
     assert proc.returncode == 2, proc.stderr
     assert "test_broken.py could not be collected" in proc.stderr
     assert "No module named 'not_installed_anywhere'" in proc.stderr
+
+
+def test_a_nested_repository_is_part_of_the_snapshot(repo_factory: object, tmp_path: Path) -> None:
+    from tests.conftest import CALC, PYTEST_INI, make_repo
+
+    uses_vendored = (
+        "from vendor.money.cents import to_cents\nfrom calc import clamp\n\n\n"
+        "def test_cents():\n    assert to_cents(1.5) == 150\n\n\n"
+        "def test_clamp_high():\n    assert clamp(50, 0, 10) == 10\n"
+    )
+    repo = repo_factory(  # type: ignore[operator]
+        "outer", {"calc.py": CALC, "test_calc.py": uses_vendored, "pytest.ini": PYTEST_INI}
+    )
+    # A vendored checkout with its own .git, neither tracked nor ignored by the outer one.
+    make_repo(
+        repo / "vendor" / "money",
+        {"__init__.py": "", "cents.py": "def to_cents(x):\n    return round(x * 100)\n"},
+    )
+    (repo / "vendor" / "__init__.py").write_text("")
+    proc = fix(repo, replies(tmp_path, FIX_REPLY), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["targets"] == ["test_calc.py::test_clamp_high"]
+    assert data["verified"] is True
+
+
+def test_a_submodule_not_checked_out_is_named(
+    repo_factory: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    from patchloop.repo.snapshot import list_files, locate
+
+    repo = repo_factory("withsub", {"lib.py": "X = 1\n"})  # type: ignore[operator]
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},ext/dep")
+    (repo / "ext" / "dep").mkdir(parents=True)
+    assert list_files(locate(repo)) == ["lib.py"]
+    assert "ext/dep is a submodule that is not checked out" in caplog.text

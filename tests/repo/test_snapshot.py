@@ -80,3 +80,15 @@ def test_restore_detects_a_missing_commit(calc_repo: Path, tmp_path: Path) -> No
         restore_snapshot(info, tmp_path / "stored", tmp_path / "out")
     snap.remove()
     assert git(calc_repo, "status", "--porcelain") == ""
+
+
+def test_nested_repositories_contribute_their_files_by_their_own_rules(
+    calc_repo: Path,
+) -> None:
+    nested = make_repo(calc_repo / "vendor" / "lib", {"mod.py": "X = 1\n", ".gitignore": "*.log\n"})
+    (nested / "debug.log").write_text("ignored by the nested repository\n")
+    (nested / "new.py").write_text("Y = 2\n")  # untracked there, not ignored
+    files = list_files(locate(calc_repo))
+    assert {"vendor/lib/mod.py", "vendor/lib/new.py", "vendor/lib/.gitignore"} <= set(files)
+    assert "vendor/lib/debug.log" not in files
+    assert not [f for f in files if "/.git/" in f or f.endswith("/.git")]

@@ -2,13 +2,16 @@
 
 A snapshot is every file git would consider part of the work tree below the project directory:
 tracked files as they are on disk (uncommitted changes included) plus untracked files that are
-not ignored. It is copied once into a read-only template; every verification works on a fresh
-copy of that template, never on the user's tree.
+not ignored. A git repository nested inside (a vendored checkout with its own ``.git``, a
+submodule) contributes its files the same way, by its own rules; one that cannot be listed is
+named in a warning. The snapshot is copied once into a read-only template; every verification
+works on a fresh copy of that template, never on the user's tree.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import stat
@@ -22,6 +25,8 @@ from patchloop.errors import RepositoryError
 from patchloop.repo.git import git, git_bytes
 
 __all__ = ["Located", "Snapshot", "list_files", "locate", "restore_snapshot", "take_snapshot"]
+
+log = logging.getLogger("patchloop.repo")
 
 #: Directory names never copied into a snapshot, whatever git says.
 SKIP_DIRS = frozenset({".git", ".patchloop"})
@@ -59,13 +64,22 @@ def locate(path: Path) -> Located:
 
 
 def list_files(where: Located) -> list[str]:
-    """Project-relative POSIX paths of the snapshot: tracked and untracked, not ignored."""
-    spec = [where.subdir] if where.subdir else []
+    """Project-relative POSIX paths of the snapshot: tracked and untracked, not ignored,
+    nested repositories' files included."""
+    return sorted(_git_files(where.git_root, where.subdir, where.project, depth=0))
+
+
+#: How deep repositories nested in repositories are followed.
+_MAX_NESTING = 8
+
+
+def _git_files(top: Path, subdir: str, project: Path, *, depth: int) -> set[str]:
+    """Files of the work tree at ``top`` below ``subdir``, relative to ``project``."""
+    spec = [subdir] if subdir else []
     out = git_bytes(
-        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *spec],
-        where.git_root,
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *spec], top
     )
-    prefix = f"{where.subdir}/" if where.subdir else ""
+    prefix = f"{subdir}/" if subdir else ""
     files: set[str] = set()
     for raw in out.split(b"\0"):
         if not raw:
@@ -73,13 +87,45 @@ def list_files(where: Located) -> list[str]:
         rel = raw.decode("utf-8", "surrogateescape")
         if prefix and not rel.startswith(prefix):
             continue
-        rel = rel[len(prefix) :]
-        if set(rel.split("/")) & SKIP_DIRS:
+        rel = rel[len(prefix) :].rstrip("/")
+        if not rel or set(rel.split("/")) & SKIP_DIRS:
             continue
-        full = where.project / rel
+        full = project / rel
         if full.is_symlink() or full.is_file():
             files.add(rel)
-    return sorted(files)
+        elif full.is_dir() and (full / ".git").exists():
+            files |= {f"{rel}/{f}" for f in _nested_files(full, rel, depth=depth + 1)}
+        elif full.is_dir():
+            log.warning(
+                "%s is a submodule that is not checked out: left out of the snapshot "
+                "(git submodule update --init fetches it)",
+                rel,
+            )
+    return files
+
+
+def _nested_files(directory: Path, rel: str, *, depth: int) -> set[str]:
+    """The files of a repository nested at ``rel`` (untracked there, or a submodule)."""
+    why = ""
+    if depth > _MAX_NESTING:
+        why = f"repositories nested more than {_MAX_NESTING} deep are not followed"
+    else:
+        try:
+            found = _git_files(directory, "", directory, depth=depth)
+        except RepositoryError as exc:
+            why = exc.message
+        else:
+            if found:
+                log.info("%s is a git repository of its own: %d files included", rel, len(found))
+                return found
+            why = "it holds no files (an uninitialized submodule?)"
+    log.warning(
+        "%s is a git repository of its own and is left out of the snapshot (%s): tests that "
+        "need its files will fail",
+        rel,
+        why,
+    )
+    return set()
 
 
 def _digest_file(path: Path) -> bytes:
