@@ -15,7 +15,7 @@ from typing import Any
 
 from patchloop.domain import Event, RunRecord, Task, Usage
 from patchloop.errors import PatchloopError, RepositoryError, SandboxError
-from patchloop.repo.snapshot import locate
+from patchloop.repo.snapshot import Located, locate
 from patchloop.service._common import EventSink, argv_of, config_for
 from patchloop.service.index_job import index_job
 from patchloop.service.jobs import IndexSpec, JobResult, RepairSpec, VerifySpec
@@ -145,15 +145,29 @@ def _repair(
     )
 
 
-def _commit(where: Any, record: RunRecord, branch: str) -> str:
-    from patchloop.edits import apply_diff
-    from patchloop.repo.writeback import commit_to_branch
+def _commit(where: Located, record: RunRecord, branch: str) -> str:
+    """Commit the verified diff on a new branch, as ``fix --branch`` does; say what happened."""
+    from patchloop.repo.writeback import (
+        commit_to_branch,
+        git_parent,
+        head_commit,
+        patch_from_diff,
+        tree_unchanged,
+    )
 
-    assert record.snapshot is not None
-    patch = apply_diff(where.project, record.diff, dry_run=True)
+    info = record.snapshot
+    assert info is not None
     message = f"patchloop: fix {', '.join(record.targets)[:200]}"
     try:
-        commit = commit_to_branch(where, record.snapshot, patch, branch, message)
+        # The files as verified: the tree while it still is the snapshot, else its HEAD.
+        at = None if tree_unchanged(where, info) else info.head
+        commit = commit_to_branch(
+            where, info, patch_from_diff(where, record.diff, at=at), branch, message
+        )
     except PatchloopError as exc:
         return f"not committed: {exc.message}"
-    return f"committed {commit[:12]} on new branch {branch}"
+    note = f"committed {commit[:12]} on new branch {branch}"
+    head = head_commit(where)
+    if info.head is not None and head is not None and git_parent(where, commit) != info.head:
+        note += f"; HEAD moved during the run, the change was rebased onto {head[:12]}"
+    return note
