@@ -217,3 +217,11 @@ def test_repair_by_an_offered_model(server_factory: Any, roots: Path, tmp_path: 
     assert errors == {"scripted": 0}
     tokens = {s.labels["type"]: s.value for s in families["patchloop_tokens"].samples}
     assert tokens["prompt"] == view["usage"]["prompt_tokens"]
+
+    # Samples are independent repairs until one verifies: with one call each, the script's
+    # first (wrong) reply is all either sample gets.
+    sampled = {**body, "samples": 2, "budgets": {"max_iterations": 1}}
+    view = finish(client, submit(client, sampled)["id"])
+    assert view["verdict"] == "not_fixed"
+    assert len(view["run_ids"]) == 2
+    assert "sample.start" in [e["kind"] for e in events(client, view["id"])]
