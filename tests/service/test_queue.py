@@ -163,3 +163,25 @@ def test_slo_budget(queue: SqliteQueue, tmp_path: Path) -> None:
     assert (infra.events, infra.bad) == (5, 1)
     assert infra.budget_remaining == pytest.approx(0.5)  # 20% of 40% allowed
     assert report["time_to_verdict"].met
+
+
+def test_events_keep_text_and_run_events_apart(queue: SqliteQueue) -> None:
+    from patchloop.domain import Event
+
+    job, _ = queue.submit(_new())
+    lease = queue.lease("w", POLICY)
+    assert lease is not None
+    run_event = Event(t=0.5, kind="baseline.end", message="1 failing", data={"failing": 1})
+    assert queue.append(
+        lease,
+        [
+            NewEvent(kind="note", message="{braces in plain text"),
+            NewEvent(kind="baseline.end", message="1 failing", body=run_event.model_dump_json()),
+        ],
+    )
+    found = queue.events(job.id, after=2)  # after job.queued and job.start
+    assert [(e.kind, e.message, e.event) for e in found] == [
+        ("note", "{braces in plain text", None),
+        ("baseline.end", "1 failing", run_event),
+    ]
+    assert [e.id for e in queue.events(job.id, after=found[0].id)] == [found[1].id]

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from patchloop.domain import Event, RunRecord
 from patchloop.errors import Conflict, NotFound
 from patchloop.service._db import connect, immediate
 from patchloop.service.jobs import (
@@ -32,6 +33,8 @@ from patchloop.service.queue import Heartbeat, JobFilter, JobPage, LeasePolicy, 
 __all__ = ["SqliteQueue"]
 
 _SPEC: TypeAdapter[JobSpec] = TypeAdapter(JobSpec)
+#: How a stored library event begins (its first field); the service's own events are text.
+_RUN_EVENT = '{"t":'
 _COLUMNS = (
     "seq, id, kind, team, repo, spec, status, verdict, created_at, started_at, "
     "first_started_at, finished_at, leases, retries, cancel_requested, worker, result"
@@ -43,8 +46,6 @@ def _job(row: sqlite3.Row, record: str | None = None) -> Job:
     if row["result"]:
         data = JobResult.model_validate_json(row["result"])
         if record:
-            from patchloop.domain import RunRecord
-
             data = data.model_copy(update={"record": RunRecord.model_validate_json(record)})
         result = data
     return Job(
@@ -202,9 +203,7 @@ class SqliteQueue:
             body: str = row["body"]
             event = None
             message = body
-            if body.startswith("{"):
-                from patchloop.domain import Event
-
+            if body.startswith(_RUN_EVENT):
                 event = Event.model_validate_json(body)
                 message = event.message
             found.append(
