@@ -103,7 +103,8 @@ def test_failing_attempt_is_fed_back(calc_repo: Path) -> None:
     second = model.history[1].messages
     assert second[2].role == "assistant"
     assert second[2].content == WRONG_REPLY
-    assert "tests still fail" in second[3].content
+    assert "They still fail" in second[3].content
+    assert "back to their original state" in second[3].content
     assert "test_calc.py::test_clamp_high" in second[3].content
     assert "assert 50 == 10" in second[3].content
     # The second prompt starts with the whole first prompt: the prefix is byte-stable.
@@ -152,8 +153,11 @@ def test_time_budget_stops_the_run(calc_repo: Path) -> None:
 def test_test_editing_patch_is_rejected(calc_repo: Path) -> None:
     before = tree_state(calc_repo)
     record, model = run(calc_repo, [TEST_EDIT_REPLY, FIX_REPLY])
-    assert [a.status for a in record.attempts] == ["guard_rejected", "verified"]
-    assert "test" in model.history[1].messages[-1].content.lower()
+    # Caught by the reply's scope before the tamper guard would see it.
+    assert [a.status for a in record.attempts] == ["out_of_scope", "verified"]
+    feedback = model.history[1].messages[-1].content
+    assert "is a test file" in feedback
+    assert "The files you may edit are: calc.py" in feedback
     assert tree_state(calc_repo) == before
 
 
@@ -167,7 +171,7 @@ def test_test_edits_allowed_when_asked(calc_repo: Path) -> None:
 def test_path_traversal_is_rejected(calc_repo: Path) -> None:
     before = tree_state(calc_repo)
     record, _ = run(calc_repo, [TRAVERSAL_REPLY, FIX_REPLY])
-    assert [a.status for a in record.attempts] == ["unsafe_edit", "verified"]
+    assert [a.status for a in record.attempts] == ["out_of_scope", "verified"]
     assert not (calc_repo.parent / "outside.py").exists()
     assert tree_state(calc_repo) == before
 

@@ -67,7 +67,10 @@ class ModelSettings(Section):
     temperature: float = Field(default=0.0, ge=0.0)
     """Sampling temperature for edit requests."""
     max_output_tokens: int = Field(default=4096, ge=1)
-    """Cap on generated tokens per request."""
+    """Cap on generated tokens per request (edit requests also stay within twice the tokens of
+    the files they may edit)."""
+    max_edits: int = Field(default=4, ge=1)
+    """Edits one reply may make: the output contract's bound, so a looping model stops."""
     request_timeout: float = Field(default=300.0, gt=0)
     """Seconds to wait for one completion before it counts as a timeout."""
     retries: int = Field(default=3, ge=0)
@@ -84,7 +87,10 @@ class ModelSettings(Section):
     n_ctx: int | None = Field(default=None, ge=1)
     """Context size of an embedded (``llamacpp:``) model; default: its training context."""
     n_threads: int | None = Field(default=None, ge=1)
-    """CPU threads of an embedded model; default: llama.cpp's choice."""
+    """CPU threads of an embedded model; default: the physical cores this process may use."""
+    extra_buffers: Literal["auto", "on", "off"] = "auto"
+    """Weight repacking into llama.cpp's extra buffer types for an embedded model (faster
+    kernels); ``auto`` turns it off on CPUs with AMX, whose kernel crashes on quantized models."""
     seed: int | None = None
     """Sampling seed of an embedded model."""
     adapters: dict[str, str] = Field(default_factory=dict)

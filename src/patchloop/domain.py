@@ -93,6 +93,9 @@ class OutputContract(Frozen):
     """GBNF grammar (llama.cpp dialect) of the reply."""
     regex: str | None = None
     """Regular expression of the whole reply, for servers that take one."""
+    unit_end: str | None = None
+    """Text that closes one edit of the reply; a backend that watches its output as it goes
+    stops a reply that closes an edit identical to an earlier one (a looping model)."""
 
 
 class Sampling(Frozen):
@@ -207,6 +210,40 @@ class Patch(Frozen):
     def empty(self) -> bool:
         """True when the patch changes nothing."""
         return not self.diff
+
+
+class ScopeFile(Frozen):
+    """A file a reply may edit: its original text and the line ranges the model was shown."""
+
+    path: str
+    text: str
+    spans: tuple[tuple[int, int], ...] = ()
+    """1-based inclusive line ranges shown to the model; empty: the whole file."""
+
+    def runs(self) -> tuple[tuple[str, ...], ...]:
+        """The shown lines (without line ends), one tuple per contiguous range."""
+        lines = self.text.replace("\r\n", "\n").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        spans = self.spans or ((1, len(lines)),)
+        return tuple(tuple(lines[start - 1 : end]) for start, end in spans if end >= start)
+
+
+class EditScope(Frozen):
+    """What one reply may do: edit these files, with at most ``max_edits`` edits.
+
+    Edit formats turn it into an output contract (a grammar that admits only these paths and,
+    where the format allows, only text copied from the shown lines), and replies from servers
+    that cannot enforce a contract are checked against it.
+    """
+
+    files: tuple[ScopeFile, ...]
+    max_edits: int = Field(default=4, ge=1)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The editable paths, in order."""
+        return tuple(f.path for f in self.files)
 
 
 # ---------------------------------------------------------------------------- sandbox
@@ -395,12 +432,16 @@ AttemptStatus = Literal[
     "apply_error",
     "unsafe_edit",
     "guard_rejected",
+    "out_of_scope",
+    "repeated",
     "empty_patch",
     "model_error",
     "infra_error",
     "interrupted",
 ]
-FeedbackKind = Literal["parse", "apply", "unsafe", "guard", "empty", "tests", "model", "infra"]
+FeedbackKind = Literal[
+    "parse", "apply", "unsafe", "guard", "scope", "repeat", "empty", "tests", "model", "infra"
+]
 
 
 class Feedback(Frozen):

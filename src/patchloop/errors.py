@@ -21,7 +21,9 @@ pydantic) are translated at the boundary with ``raise ... from exc``.
     │   ├── ParseError             the reply could not be parsed into edits
     │   ├── ApplyError             an edit does not apply (no match, ambiguous match)
     │   ├── UnsafeEdit             path outside the repository, ``.git/``, escaping symlink
-    │   └── GuardError             the patch touches protected test files or test config
+    │   ├── GuardError             the patch touches protected test files or test config
+    │   ├── OutOfScope             an edit names a file the reply may not edit
+    │   └── RepeatedEdit           the reply repeats an earlier attempt's edits
     ├── SandboxError               running a command failed for reasons of the harness
     │   └── InfrastructureError    test command missing, tests cannot be collected, ...
     ├── BudgetExceeded             iterations, tokens or time ran out
@@ -54,11 +56,13 @@ __all__ = [
     "ModelUnavailable",
     "NotFound",
     "NothingToFix",
+    "OutOfScope",
     "ParseError",
     "PatchloopError",
     "PayloadTooLarge",
     "PermissionDenied",
     "RateLimited",
+    "RepeatedEdit",
     "RepositoryError",
     "SandboxError",
     "ServiceError",
@@ -182,6 +186,14 @@ class UnsafeEdit(EditError):
 
 class GuardError(EditError):
     """The patch changes protected test files or test configuration."""
+
+
+class OutOfScope(EditError):
+    """An edit names a file this reply may not edit (a test file, or a file not shown)."""
+
+
+class RepeatedEdit(EditError):
+    """The reply repeats the edits of an earlier attempt, whose outcome is already known."""
 
 
 class SandboxError(PatchloopError):

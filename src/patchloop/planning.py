@@ -330,4 +330,5 @@ def build_tiers(
             run.config,
             history=history,
             cache_key=run.run_id,
+            allow_test_edits=run.task.allow_test_edits,
         )

@@ -16,6 +16,7 @@ from patchloop.domain import (
     Completion,
     CompletionRequest,
     Edit,
+    EditScope,
     Hit,
     Limits,
     Location,
@@ -79,8 +80,9 @@ class EditFormat(Protocol):
         """Text for the system prompt that teaches the model the format."""
         ...
 
-    def contract(self) -> OutputContract | None:
-        """Schema or grammar to constrain decoding with, when the format has one."""
+    def contract(self, scope: EditScope | None = None) -> OutputContract | None:
+        """Schema or grammar to constrain decoding with, when the format has one; with
+        ``scope``, admitting only edits within it (its paths, its shown lines, its count)."""
         ...
 
     def parse(self, text: str) -> list[Edit]:

@@ -19,20 +19,33 @@ from patchloop.domain import (
     Completion,
     CompletionRequest,
     Edit,
+    EditScope,
     Feedback,
     Location,
     Message,
     Patch,
     Sampling,
+    ScopeFile,
     Task,
     TierPlan,
 )
-from patchloop.errors import BadRequest, ModelTimeout, ParseError
+from patchloop.edits.scope import check_scope, dedupe, edits_key
+from patchloop.errors import BadRequest, ModelTimeout, OutOfScope, ParseError, RepeatedEdit
 from patchloop.protocols import EditFormat, Fixer, Model
+from patchloop.verify.guard import is_test_path
 
 __all__ = ["FixerTier", "ModelTier", "Proposal", "Tier", "TierExhausted"]
 
 log = logging.getLogger("patchloop.tiers")
+
+
+#: Smallest reply budget, in tokens, whatever the size of the editable files.
+REPLY_FLOOR_TOKENS = 256
+#: How much each repeated reply raises the sampling temperature, and its ceiling.
+REPEAT_TEMPERATURE_STEP = 0.4
+MAX_TEMPERATURE = 1.0
+#: Characters of an attempt's feedback quoted when a later reply repeats it.
+REPEAT_QUOTE_CHARS = 1200
 
 
 class TierExhausted(Exception):
@@ -53,6 +66,8 @@ class Proposal:
     prefix_shared_chars: int = 0
     prefix_shared_tokens: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    edits_key: frozenset[object] | None = None
+    """What the edits change (see :func:`patchloop.edits.scope.edits_key`), once parsed."""
     deadline: float | None = None
     """``time.monotonic()`` by which the tier must have its candidate (the earlier of the
     run's and the tier's deadline); model calls are cut off there."""
@@ -120,6 +135,7 @@ class ModelTier(Tier):
         *,
         history: list[Turn],
         cache_key: str,
+        allow_test_edits: bool = False,
     ) -> None:
         self.plan = plan
         self.model = model
@@ -134,6 +150,12 @@ class ModelTier(Tier):
         self.added_files: list[str] = []
         #: Set once the server rejected the output contract: later requests go without it.
         self.contract_rejected = False
+        self.allow_test_edits = allow_test_edits
+        #: What each earlier reply of this tier changed, and the feedback it got.
+        self._tried: dict[frozenset[object], tuple[int, str]] = {}
+        self._asked = 0
+        #: Replies that repeated an earlier attempt; each raises the sampling temperature.
+        self.repeats = 0
 
     def _messages(self) -> tuple[Message, ...]:
         """The layout's messages, with the newest reply cut short when that turn alone
@@ -149,20 +171,54 @@ class ModelTier(Tier):
         turn = Turn(reply=_head(last.reply, room - _OMITTED_TOKENS, count), feedback=last.feedback)
         return self.layout.messages([turn])
 
+    def scope(self) -> EditScope | None:
+        """What a reply may edit: the files shown in the prompt (test files only when the task
+        allows test edits), with the lines shown of each, and the configured edit count."""
+        files = tuple(
+            ScopeFile(path=f.path, text=f.text, spans=f.spans)
+            for f in self.layout.files
+            if self.allow_test_edits or not is_test_path(f.path)
+        )
+        if not files:
+            return None
+        return EditScope(files=files, max_edits=self.config.model.max_edits)
+
+    def _reply_tokens(self, scope: EditScope | None) -> int:
+        """Tokens a reply may take: the configured cap, and within twice the editable text
+        (a reply that rewrote every editable file whole would fit)."""
+        cap = self.config.model.max_output_tokens
+        if scope is None:
+            return cap
+        shown = sum(
+            self.model.count_tokens("\n".join("\n".join(run) for run in f.runs()))
+            for f in scope.files
+        )
+        return max(1, min(cap, max(REPLY_FLOOR_TOKENS, 2 * shown + REPLY_FLOOR_TOKENS)))
+
+    def temperature(self) -> float:
+        """The configured temperature, raised after each repeated reply: asking the same
+        way again gets the same answer from a greedy model."""
+        base = self.config.model.temperature
+        return min(MAX_TEMPERATURE, base + REPEAT_TEMPERATURE_STEP * self.repeats)
+
     def _request(self, timeout_s: float | None = None) -> CompletionRequest:
         messages = self._messages()
         caps = self.model.capabilities
-        contract = None if self.contract_rejected else self.format.contract()
+        scope = self.scope()
+        contract = None if self.contract_rejected else self.format.contract(scope)
         if contract is not None:
             wants_grammar = contract.json_schema is None
             usable = caps.grammar if wants_grammar else caps.constrained_output
             contract = contract if usable else None
         settings = self.config.model
+        self._asked += 1
         return CompletionRequest(
             messages=messages,
             contract=contract,
             sampling=Sampling(
-                temperature=settings.temperature, max_tokens=settings.max_output_tokens
+                temperature=self.temperature(),
+                max_tokens=self._reply_tokens(scope),
+                seed=None if not self.repeats else self._asked,
             ),
             adapter=self.plan.adapter or settings.adapter,
             cache_key=self.cache_key,
@@ -204,19 +260,43 @@ class ModelTier(Tier):
             draft.timings["model"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         try:
-            draft.edits = self.format.parse(draft.completion.text)
+            draft.edits = dedupe(self.format.parse(draft.completion.text))
+            scope = self.scope()
+            if scope is not None:
+                check_scope(draft.edits, scope, is_test=_test_path(self.allow_test_edits))
             draft.well_formed = True
-        except ParseError:
+        except (ParseError, OutOfScope):
             draft.well_formed = False
             raise
         finally:
             draft.timings["parse"] = time.perf_counter() - t2
+        self._check_repeat(draft)
+
+    def _check_repeat(self, draft: Proposal) -> None:
+        """Refuse a reply whose edits an earlier attempt already made: its outcome is known,
+        and the next request is sampled hotter so that it differs."""
+        key = edits_key(draft.edits)
+        earlier = self._tried.get(key)
+        draft.edits_key = key
+        if earlier is None:
+            return
+        self.repeats += 1
+        number, outcome = earlier
+        raise RepeatedEdit(
+            f"the reply repeats the edits of attempt {number}",
+            feedback=(
+                f"These are the same edits as your attempt {number}, which failed:\n\n"
+                f"{outcome.strip()}\n\nDo not send them again: find a different change."
+            ),
+        )
 
     def observe(self, proposal: Proposal, feedback: Feedback | None) -> None:
         """Append the attempt and its feedback to the shared history; show the files a test
         failure points at that the prompt lacks (appended after the files already shown)."""
         if proposal.completion is None or feedback is None:
             return
+        if proposal.edits_key is not None and proposal.edits_key not in self._tried:
+            self._tried[proposal.edits_key] = (len(self._tried) + 1, _outcome(feedback))
         if feedback.kind == "tests":
             added = self.layout.add_files(failure_files(self.layout, feedback.text))
             self.added_files += [f.path for f in added]
@@ -250,11 +330,31 @@ def _head(text: str, tokens: int, count: Callable[[str], int]) -> str:
     return text[:cut] + _OMITTED
 
 
+def _outcome(feedback: Feedback) -> str:
+    """What became of an attempt, short enough to quote when the attempt is repeated."""
+    text = feedback.text.strip()
+    if len(text) > REPEAT_QUOTE_CHARS:
+        text = text[:REPEAT_QUOTE_CHARS].rsplit("\n", 1)[0] + "\n[...]"
+    return text
+
+
+def _test_path(allowed: bool) -> Callable[[str], bool]:
+    return (lambda _path: False) if allowed else is_test_path
+
+
 def render_turn(feedback: Feedback) -> str:
     """The user message that follows a failed attempt (deterministic, no timings).
 
     Kept short: it is the part of the next prompt that is not cached. Edit errors describe
-    themselves; test failures get a heading.
+    themselves; test failures get a heading. Every message says that the files are back to
+    their original state: attempts do not build on each other.
     """
-    heading = "The patch applied, but tests still fail.\n\n" if feedback.kind == "tests" else ""
-    return f"{heading}{feedback.text.strip()}\n\nReply with corrected edits to the original files."
+    heading = (
+        "Your edits were applied to the original files and the tests ran. They still fail:\n\n"
+        if feedback.kind == "tests"
+        else ""
+    )
+    return (
+        f"{heading}{feedback.text.strip()}\n\nThe files are back to their original state, as "
+        "shown above. Reply with a complete new set of edits to them."
+    )

@@ -31,14 +31,11 @@ __all__ = [
 ]
 
 SYSTEM_RULES = """\
-You are a careful software engineer fixing a bug in a repository so that its failing tests pass.
+You fix bugs in a repository so that its failing tests pass.
 
-Rules:
 - Change the code under test. Never edit, delete or skip tests, test configuration or
-  conftest.py files: such patches are rejected.
-- Keep the change minimal and in the style of the surrounding code.
-- The files shown are the ORIGINAL repository contents. Every reply must contain the complete
-  set of edits relative to those original files; earlier attempts were discarded.
+  conftest.py files: such changes are rejected.
+- Make the smallest change that fixes the bug, in the style of the surrounding code.
 - Reply with edits only, in the format below.
 """
 

@@ -19,8 +19,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from patchloop.domain import Edit, OutputContract, Patch
+from patchloop.domain import Edit, EditScope, OutputContract, Patch
 from patchloop.edits.apply import apply_edits
+from patchloop.edits.contracts import json_scoped_grammar, json_scoped_schema
 from patchloop.edits.grammar import JSON_ENVELOPE_GBNF
 from patchloop.edits.prompts import load_prompt
 from patchloop.errors import ParseError
@@ -227,10 +228,20 @@ class JsonFormat:
         """How to write the envelope, with an example."""
         return load_prompt("json")
 
-    def contract(self) -> OutputContract:
-        """The envelope's JSON schema, and a strict GBNF grammar for grammar-only engines."""
+    def contract(self, scope: EditScope | None = None) -> OutputContract:
+        """The envelope's JSON schema, and a strict GBNF grammar for grammar-only engines;
+        with ``scope``, limited to its paths, shown lines and edit count (see
+        :mod:`patchloop.edits.contracts`)."""
+        if scope is None or not scope.files:
+            return OutputContract(
+                name=self.name,
+                json_schema=copy.deepcopy(ENVELOPE_SCHEMA),
+                grammar=JSON_ENVELOPE_GBNF,
+            )
         return OutputContract(
-            name=self.name, json_schema=copy.deepcopy(ENVELOPE_SCHEMA), grammar=JSON_ENVELOPE_GBNF
+            name=self.name,
+            json_schema=json_scoped_schema(scope, copy.deepcopy(ENVELOPE_SCHEMA)),
+            grammar=json_scoped_grammar(scope),
         )
 
     def parse(self, text: str) -> list[Edit]:

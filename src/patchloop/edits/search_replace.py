@@ -12,8 +12,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from patchloop.domain import Edit, OutputContract, Patch
+from patchloop.domain import Edit, EditScope, OutputContract, Patch
 from patchloop.edits.apply import apply_edits
+from patchloop.edits.contracts import search_replace_scoped_grammar, search_replace_scoped_regex
 from patchloop.edits.grammar import SEARCH_REPLACE_GBNF, SEARCH_REPLACE_REGEX
 from patchloop.edits.prompts import load_prompt
 from patchloop.errors import ParseError
@@ -32,6 +33,9 @@ _BARE_PATH = re.compile(r"[^\s`*<>|\"']+")
 _PLAIN_PATH = re.compile(r"[\w./@+-]+")  # a superset of the grammar's path characters
 _TICKED = re.compile(r"`([^`\s]+)`")
 _LOOKS_LIKE_FILE = re.compile(r"/|\.\w+$")
+
+#: The line that closes one block: a reply repeating a closed block is stopped there.
+UNIT_END = ">>>>>>> REPLACE\n"
 
 FORMAT_REMINDER = """\
 Every edit must be a SEARCH/REPLACE block in exactly this form:
@@ -189,10 +193,22 @@ class SearchReplaceFormat:
         """How to write SEARCH/REPLACE blocks, with an example."""
         return load_prompt("search_replace")
 
-    def contract(self) -> OutputContract:
-        """GBNF grammar and an equivalent regex admitting one or more exact blocks."""
+    def contract(self, scope: EditScope | None = None) -> OutputContract:
+        """GBNF grammar and regex admitting exact blocks: any path and any number of blocks
+        without ``scope``; with it, only its paths, its shown lines to find, and at most
+        ``scope.max_edits`` blocks (see :mod:`patchloop.edits.contracts`)."""
+        if scope is None or not scope.files:
+            return OutputContract(
+                name=self.name,
+                grammar=SEARCH_REPLACE_GBNF,
+                regex=SEARCH_REPLACE_REGEX,
+                unit_end=UNIT_END,
+            )
         return OutputContract(
-            name=self.name, grammar=SEARCH_REPLACE_GBNF, regex=SEARCH_REPLACE_REGEX
+            name=self.name,
+            grammar=search_replace_scoped_grammar(scope),
+            regex=search_replace_scoped_regex(scope),
+            unit_end=UNIT_END,
         )
 
     def parse(self, text: str) -> list[Edit]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from patchloop.domain import Edit, OutputContract, Patch
+from patchloop.domain import Edit, EditScope, OutputContract, Patch
 from patchloop.edits.apply import Workspace, apply_edits
+from patchloop.edits.contracts import udiff_scoped_grammar
 from patchloop.edits.diff import make_patch
 from patchloop.edits.prompts import load_prompt
 from patchloop.edits.udiff_parse import parse_error, parse_unified_diff
@@ -97,9 +98,13 @@ class UdiffFormat:
         """How to write the diff, with an example."""
         return load_prompt("udiff")
 
-    def contract(self) -> OutputContract | None:
-        """None: a unified diff is not constrained."""
-        return None
+    def contract(self, scope: EditScope | None = None) -> OutputContract | None:
+        """None without ``scope`` (a free unified diff is not constrained); with it, a grammar
+        admitting one fenced diff of scope files, unchanged and removed lines taken from
+        its shown lines, at most ``scope.max_edits`` hunks."""
+        if scope is None or not scope.files:
+            return None
+        return OutputContract(name=self.name, grammar=udiff_scoped_grammar(scope))
 
     def parse(self, text: str) -> list[Edit]:
         """Edits from the diff in ``text``; see :func:`parse_udiff`."""

@@ -27,11 +27,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from patchloop.config import ModelSettings
 from patchloop.domain import Capabilities, Completion, CompletionRequest, OutputContract, Usage
 from patchloop.errors import BadRequest, ContextTooLong, ModelTimeout, ModelUnavailable, UsageError
+from patchloop.models._cpu import has_amx, physical_cores
 from patchloop.models._gbnf import strict_json_grammar
 from patchloop.models._gguf import GgufError, read_metadata
 from patchloop.models.spec import ModelSpec
@@ -118,11 +119,15 @@ class LlamaCppModel:
         adapters: Mapping[str, Path | str] | None = None,
         chat_template: str | None = None,
         capabilities: Capabilities | None = None,
+        extra_buffers: Literal["auto", "on", "off"] = "auto",
     ) -> None:
         """Load ``path``.
 
         ``n_ctx`` defaults to the model's training context, at most :data:`DEFAULT_MAX_CONTEXT`;
-        ``n_threads`` to llama.cpp's choice. ``seed`` seeds the per-request sampling seeds of
+        ``n_threads`` to the physical cores this process may use. ``extra_buffers`` (weight
+        repacking) is off under ``auto`` on CPUs with AMX, whose kernel crashes on quantized
+        models (llama.cpp, measured in ``bench/engine_buffers.py``), and on elsewhere.
+        ``seed`` seeds the per-request sampling seeds of
         requests that name none. ``adapters`` maps adapter names to GGUF LoRA files.
         ``chat_template`` replaces the template of the file's metadata.
         """
@@ -147,9 +152,10 @@ class LlamaCppModel:
             self._engine: Engine = engine_module.Engine(
                 self.path,
                 n_ctx=_FALLBACK_CONTEXT if n_ctx is None else n_ctx,
-                n_threads=n_threads,
+                n_threads=n_threads or physical_cores(),
                 seed=seed,
                 chat_template=chat_template,
+                extra_buffers=extra_buffers == "on" or (extra_buffers == "auto" and not has_amx()),
             )
         except engine_module.EngineError as exc:
             raise ModelUnavailable(
@@ -159,6 +165,7 @@ class LlamaCppModel:
                 retryable=False,
             ) from exc
         self._engine_error: type[Exception] = engine_module.EngineError
+        self._prefill_timeout: type[Exception] = engine_module.PrefillTimeout
 
     def __repr__(self) -> str:
         return f"LlamaCppModel({self._name!r})"
@@ -243,7 +250,10 @@ class LlamaCppModel:
                     stop=[*request.sampling.stop, self._engine.stop_text],
                     grammar=grammar,
                     deadline=deadline,
+                    unit_end=request.contract.unit_end if request.contract else None,
                 )
+            except self._prefill_timeout:
+                raise _timeout(request.timeout_s) from None
             except RuntimeError as exc:  # llama_decode failed; start the next call clean
                 self._engine.llm.forget()
                 raise ModelUnavailable(
@@ -383,6 +393,7 @@ def from_spec(
         model_name=spec.model,
         n_ctx=_setting(settings, "n_ctx"),
         n_threads=_setting(settings, "n_threads"),
+        extra_buffers=settings.extra_buffers,
         seed=seed if isinstance(seed, int) else 0,
         adapters=adapters if isinstance(adapters, Mapping) else None,
         capabilities=capabilities,

@@ -1,0 +1,69 @@
+"""Checks of parsed edits against an :class:`~patchloop.domain.EditScope`. Pure.
+
+Servers that enforce a scoped contract never produce what these reject; for the others (and
+for replies without a contract) the same rules run on the parsed reply, and the feedback says
+exactly what was wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+
+from patchloop.domain import Edit, EditScope
+from patchloop.errors import OutOfScope
+
+__all__ = ["check_scope", "dedupe", "edits_key"]
+
+
+def dedupe(edits: Sequence[Edit]) -> list[Edit]:
+    """``edits`` without exact repeats (a looping model), first occurrence kept."""
+    seen: set[tuple[str, str, str]] = set()
+    out: list[Edit] = []
+    for edit in edits:
+        key = (edit.path, edit.search, edit.replace)
+        if key not in seen:
+            seen.add(key)
+            out.append(edit)
+    return out
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.rstrip() for line in text.replace("\r\n", "\n").strip("\n").split("\n"))
+
+
+def edits_key(edits: Sequence[Edit]) -> frozenset[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """What the edits change, ignoring order, trailing spaces and surrounding blank lines:
+    two replies with the same key are the same attempt."""
+    return frozenset((e.path.strip(), _lines(e.search), _lines(e.replace)) for e in edits)
+
+
+def check_scope(edits: Sequence[Edit], scope: EditScope, *, is_test: Callable[[str], bool]) -> None:
+    """Raise :class:`OutOfScope` when an edit names a file outside ``scope``.
+
+    The feedback names the file, says why (a test file, or not a file of this task) and lists
+    the files that may be edited, nearest first.
+    """
+    allowed = scope.paths
+    for number, edit in enumerate(edits, start=1):
+        path = edit.path.strip().removeprefix("./")
+        if path in allowed:
+            continue
+        if is_test(path):
+            why = f"{path} is a test file; fix the code under test instead"
+        else:
+            close = difflib.get_close_matches(path, allowed, n=1, cutoff=0.5)
+            suffix = next((p for p in allowed if path.endswith("/" + p)), None)
+            guess = suffix or (close[0] if close else None)
+            why = f"{path} is not a file you may edit here" + (
+                f" (did you mean {guess}?)" if guess else ""
+            )
+        listed = ", ".join(allowed)
+        raise OutOfScope(
+            f"edit {number} names {path}, outside the files this reply may edit",
+            feedback=(
+                f"Edit {number}: {why}. The files you may edit are: {listed}. "
+                "Use the path exactly as the file's heading shows it, and send the complete "
+                "set of edits again."
+            ),
+        )
