@@ -225,15 +225,14 @@ def _module_mentions(clues: IssueClues) -> Iterable[tuple[str, float]]:
 
 def module_files(dotted: str, paths: Sequence[str]) -> list[str]:
     """Files of the longest importable prefix of ``dotted`` (``a.b.c`` -> ``a/b.py`` when
-    ``c`` is a name in it), at the root or under ``src/`` / ``lib/``."""
+    ``c`` is a name in it), at the root or under ``src/`` / ``lib/``. A bare top-level package
+    (``import numpy``-style, one component) names no file in particular: none."""
     known = set(paths)
     parts = [p for p in dotted.split(".") if p]
-    for cut in range(len(parts), 0, -1):
-        rel = "/".join(parts[:cut])
-        for base in ("", "src/", "lib/"):
-            for candidate in (f"{base}{rel}.py", f"{base}{rel}/__init__.py"):
-                if candidate in known:
-                    return [candidate]
+    for cut in range(len(parts), 1, -1):
+        found = module_file(".".join(parts[:cut]), known)
+        if found is not None:
+            return [found]
     return []
 
 

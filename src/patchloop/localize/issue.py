@@ -54,6 +54,8 @@ FILE_FEATURES = (
     "message",
     "stem",
     "init",
+    "minor_language",
+    "outside_main",
 )
 SYMBOL_FEATURES = (
     "file",
@@ -185,9 +187,14 @@ class IssueRanker:
             f = feats(path)
             for name, value in ev.features.items():
                 f[name] = 1.0 - math.exp(-2.0 * value) if name.startswith("names") else value
+        layout = _Layout(view.paths, self.include)
         for path, f in features.items():
             if path.endswith("__init__.py"):
                 f["init"] = 1.0
+            if layout.minor_language(path):
+                f["minor_language"] = 1.0
+            if layout.outside_main(path):
+                f["outside_main"] = 1.0
         return features, evidence, [(s.row, v / chunk_top) for s, v in chunks]
 
     # -- ranking ---------------------------------------------------------------------------
@@ -340,6 +347,28 @@ class IssueRanker:
                 )
             )
         return tuple(out)
+
+
+class _Layout:
+    """What most of a repository's rankable files are: their language and top directory."""
+
+    def __init__(self, paths: Sequence[str], include: Callable[[str], bool]) -> None:
+        suffixes: dict[str, int] = {}
+        tops: dict[str, int] = {}
+        for path in paths:
+            if include(path):
+                suffix = path.rpartition(".")[2]
+                suffixes[suffix] = suffixes.get(suffix, 0) + 1
+                top = path.partition("/")[0] if "/" in path else ""
+                tops[top] = tops.get(top, 0) + 1
+        self.language = max(suffixes, key=lambda s: suffixes[s], default="")
+        self.main = max(tops, key=lambda t: tops[t], default="")
+
+    def minor_language(self, path: str) -> bool:
+        return path.rpartition(".")[2] != self.language
+
+    def outside_main(self, path: str) -> bool:
+        return (path.partition("/")[0] if "/" in path else "") != self.main
 
 
 #: Lines of a window inside a definition.
