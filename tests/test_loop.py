@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from patchloop.config import Config, FixerSettings, TestSettings
-from patchloop.domain import Completion, CompletionRequest, Task
+from patchloop.domain import Capabilities, Completion, CompletionRequest, Task
 from patchloop.errors import UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import ScriptedModel, ScriptedReply
@@ -265,3 +265,65 @@ def test_a_suite_slower_than_the_timeout_is_an_infrastructure_error(
     slow = config(tests=TestSettings(timeout=2, per_test_timeout=120))
     with pytest.raises(InfrastructureError, match="did not finish within 2s"):
         repair(Task(repo=repo), slow, models=[ScriptedModel([FIX_REPLY], name="scripted:a")])
+
+
+SYNTAX_BREAK_REPLY = FIX_REPLY.replace("        return high", "        return high)")
+WRONG_PATH_REPLY = FIX_REPLY.replace("calc.py\n", "src/calc.py\n", 1)
+
+
+def test_a_repeated_reply_is_not_run_again_and_the_next_request_is_hotter(
+    calc_repo: Path,
+) -> None:
+    record, model = run(calc_repo, [WRONG_REPLY, WRONG_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["tests_failed", "repeated", "verified"]
+    # The repeat cost no test run, and the model was told what the first one got.
+    assert record.attempts[1].sandbox_s == 0.0
+    told = model.history[2].messages[-1].content
+    assert "same edits as your attempt 1" in told
+    assert "test_clamp_high" in told
+    temperatures = [r.sampling.temperature for r in model.history]
+    assert temperatures[0] == temperatures[1] == 0.0
+    assert temperatures[2] > 0.0
+    assert model.history[2].sampling.seed is not None
+
+
+def test_a_repeat_with_other_whitespace_is_still_a_repeat(calc_repo: Path) -> None:
+    spaced = WRONG_REPLY.replace("return value\n", "return value   \n") + "\n\n"
+    record, _ = run(calc_repo, [WRONG_REPLY, spaced, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["tests_failed", "repeated", "verified"]
+
+
+def test_a_patch_that_breaks_the_syntax_is_refused_before_the_tests(calc_repo: Path) -> None:
+    record, model = run(calc_repo, [SYNTAX_BREAK_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["syntax_error", "verified"]
+    assert record.attempts[0].sandbox_s == 0.0
+    told = model.history[1].messages[-1].content
+    assert "calc.py: unmatched ')' at line 10" in told
+    assert "return high)" in told
+
+
+def test_a_wrong_path_is_answered_with_the_files_that_may_be_edited(calc_repo: Path) -> None:
+    record, model = run(calc_repo, [WRONG_PATH_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["out_of_scope", "verified"]
+    assert record.attempts[0].well_formed is False
+    told = model.history[1].messages[-1].content
+    assert "src/calc.py is not a file you may edit here (did you mean calc.py?)" in told
+
+
+def test_requests_carry_a_contract_scoped_to_the_files_shown(calc_repo: Path) -> None:
+    model = ScriptedModel([FIX_REPLY], name="scripted:a", capabilities=Capabilities(grammar=True))
+    repair(Task(repo=calc_repo), config(), models=[model])
+    contract = model.history[0].contract
+    assert contract is not None
+    assert contract.grammar is not None
+    assert '"calc.py"' in contract.grammar
+    assert "test_calc.py" not in contract.grammar
+    assert contract.unit_end == ">>>>>>> REPLACE\n"
+    # The reply budget is bounded by the editable text, not only by the configured cap.
+    assert model.history[0].sampling.max_tokens < Config().model.max_output_tokens
+
+
+def test_duplicate_edits_in_one_reply_are_applied_once(calc_repo: Path) -> None:
+    record, _ = run(calc_repo, [FIX_REPLY + "\n" + FIX_REPLY])
+    assert record.status == "verified"
+    assert record.attempts[0].edits == 1

@@ -434,13 +434,24 @@ AttemptStatus = Literal[
     "guard_rejected",
     "out_of_scope",
     "repeated",
+    "syntax_error",
     "empty_patch",
     "model_error",
     "infra_error",
     "interrupted",
 ]
 FeedbackKind = Literal[
-    "parse", "apply", "unsafe", "guard", "scope", "repeat", "empty", "tests", "model", "infra"
+    "parse",
+    "apply",
+    "unsafe",
+    "guard",
+    "scope",
+    "repeat",
+    "syntax",
+    "empty",
+    "tests",
+    "model",
+    "infra",
 ]
 
 

@@ -23,6 +23,7 @@ pydantic) are translated at the boundary with ``raise ... from exc``.
     │   ├── UnsafeEdit             path outside the repository, ``.git/``, escaping symlink
     │   ├── GuardError             the patch touches protected test files or test config
     │   ├── OutOfScope             an edit names a file the reply may not edit
+    │   ├── InvalidSyntax          the patch breaks the syntax of a file that compiled
     │   └── RepeatedEdit           the reply repeats an earlier attempt's edits
     ├── SandboxError               running a command failed for reasons of the harness
     │   └── InfrastructureError    test command missing, tests cannot be collected, ...
@@ -51,6 +52,7 @@ __all__ = [
     "EditError",
     "GuardError",
     "InfrastructureError",
+    "InvalidSyntax",
     "ModelError",
     "ModelTimeout",
     "ModelUnavailable",
@@ -190,6 +192,10 @@ class GuardError(EditError):
 
 class OutOfScope(EditError):
     """An edit names a file this reply may not edit (a test file, or a file not shown)."""
+
+
+class InvalidSyntax(EditError):
+    """The patch leaves a syntax error in a source file that compiled before it."""
 
 
 class RepeatedEdit(EditError):

@@ -37,12 +37,14 @@ from patchloop.domain import (
     Usage,
 )
 from patchloop.edits import get_format
+from patchloop.edits.syntax import check_syntax
 from patchloop.errors import (
     ApplyError,
     BudgetExceeded,
     EditError,
     GuardError,
     InfrastructureError,
+    InvalidSyntax,
     ModelError,
     NothingToFix,
     OutOfScope,
@@ -85,6 +87,7 @@ ERROR_KINDS: tuple[tuple[type[PatchloopError], AttemptStatus, FeedbackKind], ...
     (GuardError, "guard_rejected", "guard"),
     (OutOfScope, "out_of_scope", "scope"),
     (RepeatedEdit, "repeated", "repeat"),
+    (InvalidSyntax, "syntax_error", "syntax"),
     (ApplyError, "apply_error", "apply"),
     (EditError, "empty_patch", "empty"),
     (ModelError, "model_error", "model"),
@@ -342,6 +345,7 @@ class RunSession:
                     feedback="The edits leave every file as it was; change the code under test.",
                 )
             check_patch(patch, allow_test_edits=self.task.allow_test_edits)
+            check_syntax(patch)
             return patch
         finally:
             proposal.timings["apply"] = time.monotonic() - t0

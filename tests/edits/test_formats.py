@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -48,25 +47,13 @@ def test_each_format_meets_the_seam(name: str) -> None:
     assert contract is None or contract.name == name
 
 
-def shape_of(name: str, text: str) -> str:
-    """The schematic reply the instructions show."""
-    if name == "udiff":
-        return re.search(r"```diff\n(.*?)```", text, re.DOTALL).group(1)  # type: ignore[union-attr]
-    if name == "json":
-        return next(line for line in text.splitlines() if line.startswith('{"edits"')) + "\n"
-    return re.search(r"\n(PATH\n<<<<<<<.*?>>>>>>> REPLACE\n)", text, re.DOTALL).group(1)  # type: ignore[union-attr]
-
-
 @pytest.mark.parametrize("name", ["search-replace", "json", "udiff"])
-def test_the_instructions_show_the_shape_with_placeholders_not_code(name: str) -> None:
-    # A small model copies examples: the shape parses, but holds no code to copy.
-    fmt = get_format(name)
-    text = fmt.instructions()
-    edits = fmt.parse(shape_of(name, text))
-    assert [e.path for e in edits] == ["PATH"]
-    assert all(e.search.strip().isupper() and e.replace.strip().isupper() for e in edits)
-    for word in ("def ", "return", "class ", "import ", "src/"):
+def test_the_instructions_hold_no_code_to_copy(name: str) -> None:
+    # A small model copies examples, placeholders included: the format is told in words.
+    text = get_format(name).instructions()
+    for word in ("def ", "return", "class ", "import ", "src/", "PATH\n", "LINES"):
         assert word not in text
+    assert "shown in this prompt" in text
 
 
 def test_apply_produces_diffs_git_accepts_for_every_format(repo: Path) -> None:

@@ -22,6 +22,7 @@ from patchloop.route import (
 from tests.conftest import FIX_REPLY
 
 WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
+OTHER_WRONG_REPLY = FIX_REPLY.replace("return high", "return value - 1")
 FEATURE = "Add support for clamping to an open range in calc.clamp"
 CRASH = (
     "Traceback (most recent call last):\n"
@@ -62,7 +63,7 @@ def test_failed_verification_escalates_to_the_next_model(
     settings = session_settings.model_copy(
         update={"intents": {"feature": IntentPolicy(max_iterations=2)}}
     )
-    small, large = models([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], [FIX_REPLY])
+    small, large = models([WRONG_REPLY, OTHER_WRONG_REPLY, FIX_REPLY], [FIX_REPLY])
     plan, record = routed_repair(calc_repo, FEATURE, [small, large], classifier, settings)
     assert plan.intent == "feature"
     assert [t.name for t in plan.tiers] == ["scripted:small", "scripted:large"]
@@ -76,7 +77,7 @@ def test_failed_verification_escalates_to_the_next_model(
     assert all(a.failing and a.failing > 0 for a in record.attempts[:2])
     assert len(small.history) == 2  # the per-intent budget, not the global 3
     assert len(large.history) == 1
-    assert "tests still fail" in large.history[0].messages[-1].content
+    assert "They still fail" in large.history[0].messages[-1].content
 
 
 def test_verified_tier_ends_the_cascade(

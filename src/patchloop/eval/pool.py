@@ -30,7 +30,7 @@ from patchloop.eval.suite import SuiteTask
 from patchloop.eval.worker import EvalSettings, evaluate_task, failed_result
 from patchloop.sandbox import SANDBOXES
 
-__all__ = ["hard_deadline", "run_pool"]
+__all__ = ["crash_detail", "hard_deadline", "run_pool"]
 
 #: Seconds a stopped worker gets to clean up before it is killed.
 GRACE_S = 10.0
@@ -91,6 +91,7 @@ class _Running:
     started: float
     deadline: float
     stopped_at: float | None = None
+    models: tuple[str, ...] = ()
 
     def wake_at(self) -> float:
         return self.deadline if self.stopped_at is None else self.stopped_at + GRACE_S
@@ -119,11 +120,24 @@ def _finish(run: _Running, payload: bytes | None) -> TaskResult:
             wall_s=elapsed,
         )
     return failed_result(
-        run.task,
-        "crash",
-        f"the worker process exited with status {run.proc.exitcode} and no result",
-        wall_s=elapsed,
+        run.task, "crash", crash_detail(run.proc.exitcode, run.models), wall_s=elapsed
     )
+
+
+def crash_detail(exitcode: int | None, models: Sequence[str]) -> str:
+    """Why a worker ended without a result: its signal or status, the backends that ran in
+    it, and what to try (a native crash is most often the embedded llama.cpp engine's)."""
+    from patchloop.models._crash import crash_hint, describe_signal
+
+    embedded = [m for m in models if m.startswith("llamacpp:")]
+    ran = f"; models: {', '.join(models)}" if models else "; no model (model-free tier only)"
+    if exitcode is None or exitcode >= 0:
+        return f"the worker process exited with status {exitcode} and no result{ran}"
+    died = f"the worker process died of {describe_signal(-exitcode)} with no result{ran}"
+    if embedded:
+        hint = crash_hint(-exitcode, "generate")
+        return f"{died}; the embedded llama.cpp engine runs in the worker: {hint}"
+    return died
 
 
 def _collect(run: _Running, now: float) -> TaskResult | None:
@@ -170,7 +184,14 @@ def run_pool(
                 proc.start()
                 writer.close()
                 running.append(
-                    _Running(task, proc, reader, started, started + hard_deadline(task, settings))
+                    _Running(
+                        task,
+                        proc,
+                        reader,
+                        started,
+                        started + hard_deadline(task, settings),
+                        models=settings.config.models,
+                    )
                 )
                 if on_start is not None:
                     on_start(task)

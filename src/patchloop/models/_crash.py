@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import signal
-from functools import cache
-from pathlib import Path
 
-__all__ = ["cpu_has_amx", "crash_hint", "describe_signal"]
+from patchloop.models._cpu import has_amx
+
+__all__ = ["crash_hint", "describe_signal"]
 
 _MEANING = {
     "SIGSEGV": "segmentation fault",
@@ -28,18 +28,6 @@ def describe_signal(signum: int) -> str:
     return f"{name} ({meaning})" if meaning else name
 
 
-@cache
-def cpu_has_amx() -> bool:
-    """Whether this CPU advertises Intel AMX (Linux ``/proc/cpuinfo``)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return any(
-        line.startswith("flags") and "amx_tile" in line.split() for line in text.splitlines()
-    )
-
-
 def crash_hint(signum: int, stage: str) -> str:
     """What to try after the engine died of ``signum`` at ``stage``."""
     name = describe_signal(signum).split(" ")[0]
@@ -51,11 +39,12 @@ def crash_hint(signum: int, stage: str) -> str:
             "this llama-cpp-python build uses CPU instructions this machine lacks; rebuild it "
             "here: pip install --force-reinstall --no-cache-dir llama-cpp-python"
         )
-    if name == "SIGSEGV" and stage != "load" and cpu_has_amx():
+    if name == "SIGSEGV" and stage != "load":
+        amx = "this CPU has AMX, and " if has_amx() else ""
         return (
-            "this CPU has AMX, and llama.cpp's AMX matrix kernel crashes on quantized models "
-            "(llama.cpp issue #20824); loading the model without extra buffer types "
-            f"(use_extra_bufts=False) avoids it, {server}"
+            f"{amx}llama.cpp's AMX matrix kernel crashes on quantized models (llama.cpp issue "
+            '#20824); load the model without weight repacking: model.extra_buffers = "off" '
+            f"(PATCHLOOP_MODEL__EXTRA_BUFFERS=off), {server}"
         )
     return (
         f"the native library crashed (its stderr is below); try another llama-cpp-python, {server}"

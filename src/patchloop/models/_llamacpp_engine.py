@@ -217,7 +217,7 @@ class Engine:
     ) -> None:
         """Load ``path``. ``extra_buffers`` lets llama.cpp repack weights into its extra
         buffer types (faster kernels); off avoids them, e.g. the AMX buffer that crashes on
-        some CPUs (see :func:`patchloop.models.llamacpp.cpu_has_amx`)."""
+        some CPUs (see :func:`patchloop.models._cpu.has_amx`)."""
         with captured_log() as said, _model_params(extra_buffers=extra_buffers):
             try:
                 self.llm = _CountingLlama(

@@ -13,6 +13,7 @@ from pathlib import Path
 from patchloop.domain import Frame, Outcome, TestOutcome, TestReport
 from patchloop.sandbox import read_untrusted
 from patchloop.verify.collection import describe, is_collection_error
+from patchloop.verify.condense import case_arguments, condense, group_key
 from patchloop.verify.green import named_by
 
 __all__ = ["head_tail", "render_failures"]
@@ -96,11 +97,20 @@ class _Sources:
 
 
 def _frame_lines(frames: Sequence[Frame], sources: _Sources) -> list[str]:
+    """Frames inside the repository with their source line; a run of the same frame (a
+    recursion) is shown once with its count."""
     lines: list[str] = []
     shown = [f for f in frames if f.in_repo][-MAX_FRAMES:]
+    runs: list[tuple[Frame, int]] = []
     for frame in shown:
+        if runs and runs[-1][0] == frame:
+            runs[-1] = (frame, runs[-1][1] + 1)
+        else:
+            runs.append((frame, 1))
+    for frame, count in runs:
         where = f"  at {frame.path}:{frame.line}"
-        lines.append(f"{where} in {frame.function}" if frame.function else where)
+        where = f"{where} in {frame.function}" if frame.function else where
+        lines.append(f"{where} ({count} times in a row)" if count > 1 else where)
         source = sources.line(frame.path, frame.line)
         if source:
             lines.append(f"      {source}")
@@ -118,12 +128,24 @@ def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
         lines = [f"{result.outcome.value.upper()} {result.nodeid}"]
     if result.message:
         lines.append(f"  {result.message}")
+    arguments = case_arguments(result.details)
+    if arguments:
+        lines.append(f"  with {arguments}")
     lines.extend(_frame_lines(result.frames, sources))
     text = "\n".join(lines)
     room = budget - len(text) - 12
-    if result.details.strip() and room > 80:
-        text += "\n  output:\n" + _block(result.details, room)
+    # Pytest's long report condensed; anything else (a crash's output) as it came.
+    details = condense(result.details) or result.details
+    if details.strip() and room > 80:
+        text += "\n  details:\n" + _block(details, room)
     return text
+
+
+def _render_same(result: TestOutcome) -> str:
+    """A case failing exactly as the case shown before it: its id and arguments only."""
+    arguments = case_arguments(result.details)
+    line = f"{result.outcome.value.upper()} {result.nodeid}: the same error"
+    return f"{line}, with {arguments}" if arguments else line
 
 
 def _selected(report: TestReport, nodeids: Sequence[str]) -> list[TestOutcome]:
@@ -192,7 +214,13 @@ def render_failures(
         budget -= len(sections[0]) + 2
     count = max(1, min(len(failing), max(budget, 0) // MIN_PER_TEST))
     per_test = max(budget, 0) // count
+    shown: set[tuple[str, str]] = set()
     for result in failing[:count]:
+        key = group_key(result.nodeid, result.message)
+        if key in shown and result.message.strip():
+            sections.append(_render_same(result))
+            continue
+        shown.add(key)
         sections.append(_render_test(result, per_test - 2, sources))
     if len(failing) > count:
         rest = failing[count:]

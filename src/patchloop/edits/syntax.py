@@ -1,0 +1,57 @@
+"""A patch must not break the syntax of a Python file that compiled before it. Pure.
+
+Running the tests on such a patch costs a sandbox run and reports only that collection failed;
+compiling the changed files costs milliseconds and says where the syntax broke, which is what a
+model needs to hear. Files that did not compile before (another Python version's syntax, or the
+bug itself) are left to the tests.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from patchloop.domain import FileChange, Patch
+from patchloop.errors import InvalidSyntax
+
+__all__ = ["check_syntax"]
+
+
+def _problem(source: str, path: str) -> SyntaxError | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like
+            compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return exc
+    except ValueError:  # null bytes
+        return SyntaxError("source code contains null bytes")
+    return None
+
+
+def _describe(change: FileChange, exc: SyntaxError) -> str:
+    where = f" at line {exc.lineno}" if exc.lineno else ""
+    text = f"{change.path}: {exc.msg}{where}"
+    lines = (change.after or "").splitlines()
+    if exc.lineno and 1 <= exc.lineno <= len(lines):
+        text += f":\n    {lines[exc.lineno - 1].rstrip()}"
+    return text
+
+
+def check_syntax(patch: Patch) -> None:
+    """Raise :class:`InvalidSyntax` when the patch breaks a Python file that compiled."""
+    broken: list[str] = []
+    for change in patch.changes:
+        if change.after is None or not change.path.endswith(".py"):
+            continue
+        if change.before is not None and _problem(change.before, change.path) is not None:
+            continue
+        exc = _problem(change.after, change.path)
+        if exc is not None:
+            broken.append(_describe(change, exc))
+    if broken:
+        raise InvalidSyntax(
+            f"the patch breaks the syntax of {len(broken)} file(s)",
+            feedback="Your edits leave a syntax error, so the tests could not run:\n"
+            + "\n".join(broken)
+            + "\nCheck the indentation and brackets of the lines you wrote.",
+        )

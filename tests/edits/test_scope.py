@@ -1,0 +1,50 @@
+"""Replies checked against the scope where no server enforced it; repeats recognised."""
+
+from __future__ import annotations
+
+import pytest
+
+from patchloop.domain import Edit, EditScope, ScopeFile
+from patchloop.edits.scope import check_scope, dedupe, edits_key
+from patchloop.errors import OutOfScope
+from patchloop.verify.guard import is_test_path
+
+SCOPE = EditScope(
+    files=(ScopeFile(path="gcd.py", text="x\n"), ScopeFile(path="pkg/util.py", text="y\n"))
+)
+
+
+def edit(path: str, search: str = "x\n", replace: str = "z\n") -> Edit:
+    return Edit(path=path, search=search, replace=replace)
+
+
+def test_paths_in_scope_pass() -> None:
+    check_scope([edit("gcd.py"), edit("./pkg/util.py")], SCOPE, is_test=is_test_path)
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("src/gcd.py", "src/gcd.py is not a file you may edit here (did you mean gcd.py?)"),
+        ("test_gcd.py", "test_gcd.py is a test file; fix the code under test instead"),
+        ("elsewhere/zzz.txt", "elsewhere/zzz.txt is not a file you may edit here."),
+    ],
+)
+def test_paths_outside_are_refused_with_the_valid_ones(path: str, said: str) -> None:
+    with pytest.raises(OutOfScope) as caught:
+        check_scope([edit("gcd.py"), edit(path)], SCOPE, is_test=is_test_path)
+    feedback = caught.value.feedback
+    assert feedback.startswith(f"Edit 2: {said}")
+    assert "The files you may edit are: gcd.py, pkg/util.py." in feedback
+
+
+def test_dedupe_keeps_first_of_exact_repeats() -> None:
+    a, b = edit("gcd.py"), edit("gcd.py", replace="w\n")
+    assert dedupe([a, b, a, a, b]) == [a, b]
+
+
+def test_edits_key_ignores_order_and_trailing_whitespace_only() -> None:
+    a, b = edit("gcd.py"), edit("pkg/util.py", "y\n", "q\n")
+    assert edits_key([a, b]) == edits_key([b, edit("gcd.py", "x  \n\n", "z\n")])
+    assert edits_key([a]) != edits_key([edit("gcd.py", replace="zz\n")])
+    assert edits_key([a]) != edits_key([edit("gcd.py", replace="  z\n")])

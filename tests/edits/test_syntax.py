@@ -1,0 +1,39 @@
+"""A patch that breaks the syntax of a file that compiled is refused before the tests run."""
+
+from __future__ import annotations
+
+import pytest
+
+from patchloop.domain import FileChange, Patch
+from patchloop.edits.syntax import check_syntax
+from patchloop.errors import InvalidSyntax
+
+
+def patch(*changes: FileChange) -> Patch:
+    return Patch(diff="x", changes=changes)
+
+
+def test_broken_python_is_refused_with_the_line() -> None:
+    change = FileChange(path="a.py", before="x = 1\n", after="x = (1\ny = 2\n")
+    with pytest.raises(InvalidSyntax) as caught:
+        check_syntax(patch(change))
+    assert "a.py: '(' was never closed at line 1:\n    x = (1" in caught.value.feedback
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        FileChange(path="a.py", before="x = 1\n", after="x = 2\n"),
+        FileChange(path="notes.txt", before="a\n", after="(((\n"),
+        # Broken before: the tests decide (a newer Python's syntax, or the bug itself).
+        FileChange(path="a.py", before="x = (\n", after="x = ((\n"),
+        FileChange(path="gone.py", before="x = 1\n", after=None),
+    ],
+)
+def test_other_changes_pass(change: FileChange) -> None:
+    check_syntax(patch(change))
+
+
+def test_a_new_python_file_must_compile() -> None:
+    with pytest.raises(InvalidSyntax):
+        check_syntax(patch(FileChange(path="new.py", before=None, after="def f(:\n")))
