@@ -67,6 +67,7 @@ class IndexView:
         self._chunks = chunks
         self._files = files
         self._texts: dict[int, str] = {}
+        self._files_read: dict[str, str | None] = {}
 
     @classmethod
     def open(
@@ -162,7 +163,15 @@ class IndexView:
         }
 
     def read_text(self, path: str) -> str | None:
-        """The text of ``path`` in this ref (from disk for the working tree, else from git)."""
+        """The text of ``path`` in this ref (from disk for the working tree, else from git);
+        a committed file is read once per view."""
+        if self.ref != WORKTREE and self.commit is not None:
+            if path not in self._files_read:
+                self._files_read[path] = self._read(path)
+            return self._files_read[path]
+        return self._read(path)
+
+    def _read(self, path: str) -> str | None:
         if self.ref == WORKTREE or self.commit is None:
             try:
                 return (self.root / path).read_text(encoding="utf-8", errors="replace")

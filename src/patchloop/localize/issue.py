@@ -402,7 +402,7 @@ def _best_window(body: Sequence[str], terms: Mapping[str, float]) -> tuple[int, 
         if value > best[0]:
             best = (value, first, last)
     _, first, last = best
-    used_words = sorted(set().union(*per_line[first : last + 1]), key=lambda w: -terms[w])
+    used_words = sorted(set().union(*per_line[first : last + 1]), key=lambda w: (-terms[w], w))
     while last > first and not per_line[last] and not body[last].strip():
         last -= 1
     return first, last, used_words
