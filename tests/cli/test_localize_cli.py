@@ -94,3 +94,16 @@ def test_a_suite_that_cannot_be_collected_is_a_note(tmp_path: Path) -> None:
     assert "Inventory.restock" in proc.stdout
     assert "note: tests not run" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_a_model_reranks_the_best_files(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    replies = tmp_path / "replies.jsonl"
+    replies.write_text(json.dumps("store/reports.py\n") + "\n")
+    proc = cli("localize", ISSUE, "--repo", str(repo), "--model", f"scripted:{replies}", "--json",
+               index_dir=tmp_path / "index")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["files"][0]["path"] == "store/reports.py"
+    assert report["files"][0]["reasons"][0] == "model pick #1"
+    assert report["files"][1]["path"] == "store/inventory.py"

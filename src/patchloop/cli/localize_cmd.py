@@ -44,6 +44,12 @@ def localize(
         bool, typer.Option("--index/--no-index", help="Use the code index (BM25, dense, map).")
     ] = True,
     index_dir: StoreOption = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Rerank the best files with this model (KIND:TARGET[#MODEL])."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> int:
     """Rank the files, functions and lines most likely to hold the fault, and say why.
@@ -59,6 +65,12 @@ def localize(
     where, resolved = resolve(repo, None, {})
     config = resolved.config
     tests = tuple(normalize_test_id(t, where.project) for t in test or ())
+    reranker = None
+    if model:
+        from patchloop.localize.rerank import ModelReranker
+        from patchloop.models import build_model
+
+        reranker = ModelReranker(build_model(model, config.model))
     retriever = None
     if index and task:
         from patchloop.index import open_retriever
@@ -76,6 +88,7 @@ def localize(
             retriever=retriever,
             sandbox=get_sandbox(config.sandbox) if snapshot else None,
             run_tests=run_tests,
+            reranker=reranker,
             python=sys.executable,
         )
     finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from patchloop.domain import Location
+from patchloop.errors import PatchloopError
 from patchloop.localize.codeview import CodeView
 from patchloop.localize.issue import IssueRanker, IssueRanking, is_code
 from patchloop.localize.localizers import Signals
@@ -17,30 +18,46 @@ from patchloop.localize.report import (
     RankedLines,
     SignalScore,
 )
+from patchloop.localize.rerank import ModelReranker
 
 _T = TypeVar("_T", bound=Any)
 
 __all__ = ["issue_locations", "issue_report", "rank_issue", "ranked_lines", "with_issue_signal"]
 
 
-def rank_issue(view: CodeView, text: str, *, scope: str = "", k: int = 10) -> IssueRanking:
+def rank_issue(
+    view: CodeView,
+    text: str,
+    *,
+    scope: str = "",
+    k: int = 10,
+    reranker: ModelReranker | None = None,
+    notes: list[str] | None = None,
+) -> IssueRanking:
     """Rank ``view`` for ``text``; with ``scope``, only files under that directory count and
-    their paths come back relative to it."""
+    their paths come back relative to it. ``reranker`` reorders the best files with a model;
+    when the model fails, the ranking stays as it was and ``notes`` says why."""
     prefix = f"{scope.strip('/')}/" if scope.strip("/") not in ("", ".") else ""
 
     def include(path: str) -> bool:
         return path.startswith(prefix) and is_code(path[len(prefix) :])
 
     ranking = IssueRanker(view, include=include).rank(text, files=k, symbols=k, lines=k)
-    if not prefix:
-        return ranking
-    cut = len(prefix)
-    return IssueRanking(
-        files=tuple(_strip(f, cut) for f in ranking.files),
-        symbols=tuple(_strip(s, cut) for s in ranking.symbols),
-        lines=tuple(_strip(r, cut) for r in ranking.lines),
-        clues=ranking.clues,
-    )
+    if prefix:
+        cut = len(prefix)
+        ranking = IssueRanking(
+            files=tuple(_strip(f, cut) for f in ranking.files),
+            symbols=tuple(_strip(s, cut) for s in ranking.symbols),
+            lines=tuple(_strip(r, cut) for r in ranking.lines),
+            clues=ranking.clues,
+        )
+    if reranker is not None:
+        try:
+            ranking = reranker.rerank(ranking, text, view, prefix)
+        except PatchloopError as exc:
+            if notes is not None:
+                notes.append(f"model reranking skipped: {exc}")
+    return ranking
 
 
 def _strip(item: _T, cut: int) -> _T:

@@ -19,6 +19,7 @@ from patchloop.localize.localizers import (
     failing_targets,
     retrieval_query,
 )
+from patchloop.localize.rerank import ModelReranker
 from patchloop.localize.spectrum import CoverageMap, collect_coverage
 from patchloop.protocols import Retriever, Sandbox
 
@@ -166,6 +167,7 @@ def localize_repo(
     run_tests: bool = False,
     view: CodeView | None = None,
     scope: str = "",
+    reranker: ModelReranker | None = None,
     limits: Limits | None = None,
     python: str | None = None,
     weights: Mapping[str, float] | None = None,
@@ -181,7 +183,8 @@ def localize_repo(
     signals are fused with the issue ranking. A suite that cannot be run or collected is a
     note in the report, never an error; a named test that a collected run does not hold is a
     ``UsageError`` naming the nearest ids. ``scope`` is the project's directory inside the
-    index's root (paths are reported relative to it). Nothing is printed.
+    index's root (paths are reported relative to it). ``reranker`` lets a model reorder the
+    best files. Nothing is printed.
     """
     if not root.is_dir():
         raise RepositoryError(f"{root} is not a directory", hint="pass the project directory")
@@ -235,7 +238,7 @@ def localize_repo(
         scope=scope,
         k=k,
         notes=notes,
-        localizer_options={"weights": weights, "rrf_k": rrf_k},
+        localizer_options={"weights": weights, "rrf_k": rrf_k, "reranker": reranker},
     )
 
 
@@ -259,7 +262,14 @@ def _rank(
     if task.description and view is not None:
         from patchloop.localize.issue_report import rank_issue
 
-        ranking = rank_issue(view, task.description, scope=scope, k=k)
+        ranking = rank_issue(
+            view,
+            task.description,
+            scope=scope,
+            k=k,
+            reranker=localizer_options.get("reranker"),
+            notes=notes,
+        )
     elif task.description and retriever is None:
         notes.append("retrieval signals unavailable: no retriever given")
     localizer = FusedLocalizer(
