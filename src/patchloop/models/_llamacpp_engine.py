@@ -29,7 +29,7 @@ import numpy as np
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from patchloop.models._sampler import SamplerSettings, TokenPicker
+from patchloop.models._sampler import SamplerSettings, TokenPicker, first_refused
 
 __all__ = ["Engine", "EngineError", "Generation", "PrefillTimeout", "captured_log"]
 
@@ -317,6 +317,15 @@ class Engine:
         llama_cpp.llama_sampler_free(sampler)
         self._checked_grammars.add(gbnf)
 
+    def refused_at(self, gbnf: str, text: str) -> int | None:
+        """Where, in characters, the grammar's sampler refuses ``text`` as tokenized by this
+        model (the start of the first refused token); ``None`` when it admits all of it."""
+        tokens = self.tokenize(text, special=False)
+        at = first_refused(self._vocab, gbnf, tokens)
+        if at is None:
+            return None
+        return len(self.llm.detokenize(tokens[:at]).decode("utf-8", errors="ignore"))
+
     # ------------------------------------------------------------------ adapters
 
     def use_adapter(self, path: Path | None) -> None:
@@ -416,22 +425,39 @@ class Engine:
         finally:
             picker.close()
         text = llm.detokenize(out, prev_tokens=list(prompt)).decode("utf-8", errors="ignore")
-        exact = True
+        kept: list[int] | None = out
         cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
         if cut >= 0:
-            text, finish, exact = text[:cut], "stop", False
+            text, finish, kept = text[:cut], "stop", None
         repeat = units.repeat_at(text)
         if repeat is not None:
-            text, finish, exact = text[:repeat], "stop", False
+            text, finish = text[:repeat], "stop"
+            if kept is not None:
+                text, kept = self._spelling(out, prompt, text)
         return Generation(
             text=text,
             finish_reason=finish,
             prompt_tokens=len(prompt),
             evaluated_prompt_tokens=evaluated,
             completion_tokens=len(out),
-            tokens=tuple(out) if exact else (),
+            tokens=tuple(kept or ()),
             full_scans=picker.full_scans,
         )
+
+    def _spelling(
+        self, out: list[int], prompt: Sequence[int], text: str
+    ) -> tuple[str, list[int] | None]:
+        """``text`` (a head of the reply) and the head of ``out`` that spells it, so the next
+        prompt re-uses the cached reply. Where ``text`` ends inside a token that adds only
+        white space (``"\n\n"`` after an edit's last line), the text takes that token whole."""
+        want = text.encode("utf-8")
+        for k in range(len(out) + 1):
+            head = self.llm.detokenize(out[:k], prev_tokens=list(prompt))
+            if len(head) >= len(want):
+                if head.startswith(want) and not head[len(want) :].strip():
+                    return head.decode("utf-8", errors="ignore"), out[:k]
+                return text, None
+        return text, None
 
     def _prefill(self, prompt: Sequence[int], deadline: float | None) -> None:
         """Evaluate ``prompt`` after the longest cached prefix (at least its last token)."""

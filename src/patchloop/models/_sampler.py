@@ -21,7 +21,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-__all__ = ["GrammarError", "SamplerSettings", "TokenPicker"]
+__all__ = ["GrammarError", "SamplerSettings", "TokenPicker", "first_refused"]
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
@@ -128,3 +128,17 @@ class TokenPicker:
         """Free the grammar sampler."""
         if self._grammar is not None:
             self._grammar.close()
+
+
+def first_refused(vocab: Any, grammar: str, tokens: list[int]) -> int | None:
+    """Index of the first of ``tokens`` the grammar refuses, fed in order; ``None`` if none."""
+    checker = _Grammar(vocab, grammar)
+    try:
+        for at, token in enumerate(tokens):
+            ids = np.array([token], dtype=np.int32)
+            if not np.isfinite(checker.mask(ids, np.zeros(1, dtype=np.float32))).all():
+                return at
+            checker.accept(token)
+        return None
+    finally:
+        checker.close()

@@ -288,6 +288,16 @@ class LlamaCppModel:
             self._use_adapter(adapter)
             return self._engine.next_logits(tokens)
 
+    def refused_at(self, contract: OutputContract, text: str) -> int | None:
+        """Where the sampler would refuse ``text`` under ``contract``'s grammar: the character
+        offset of the first token it masks, ``None`` when every token is admitted. Checks a
+        contract with this model's own tokenizer, without generating."""
+        grammar = self._grammar(contract)
+        if grammar is None:
+            raise BadRequest(f"the {contract.name!r} contract has no grammar to check against")
+        with self._lock:
+            return self._engine.refused_at(grammar, text)
+
     # ------------------------------------------------------------------ contracts
 
     def _grammar(self, contract: OutputContract | None) -> str | None:
