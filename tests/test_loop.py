@@ -327,3 +327,18 @@ def test_duplicate_edits_in_one_reply_are_applied_once(calc_repo: Path) -> None:
     record, _ = run(calc_repo, [FIX_REPLY + "\n" + FIX_REPLY])
     assert record.status == "verified"
     assert record.attempts[0].edits == 1
+
+
+def test_without_constrain_no_contract_is_sent_and_replies_are_still_checked(
+    calc_repo: Path,
+) -> None:
+    from patchloop.config import ModelSettings
+
+    model = ScriptedModel(
+        [WRONG_PATH_REPLY, FIX_REPLY], name="scripted:a", capabilities=Capabilities(grammar=True)
+    )
+    record = repair(
+        Task(repo=calc_repo), config(model=ModelSettings(constrain=False)), models=[model]
+    )
+    assert all(r.contract is None for r in model.history)
+    assert [a.status for a in record.attempts] == ["out_of_scope", "verified"]

@@ -71,6 +71,9 @@ class ModelSettings(Section):
     the files they may edit)."""
     max_edits: int = Field(default=4, ge=1)
     """Edits one reply may make: the output contract's bound, so a looping model stops."""
+    constrain: bool = True
+    """Send the edit format's output contract (grammar or schema) to backends that enforce
+    one; off, replies are unconstrained and only checked after they arrive."""
     request_timeout: float = Field(default=300.0, gt=0)
     """Seconds to wait for one completion before it counts as a timeout."""
     retries: int = Field(default=3, ge=0)

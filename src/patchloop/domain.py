@@ -154,6 +154,10 @@ class Completion(Frozen):
     latency_s: float = 0.0
     model: str = ""
     """Model name as the server reported it."""
+    prefill_s: float | None = None
+    """Seconds spent evaluating the prompt, where the backend measures it (embedded)."""
+    decode_s: float | None = None
+    """Seconds spent generating the reply, where the backend measures it (embedded)."""
 
 
 class Capabilities(Frozen):

@@ -205,7 +205,8 @@ class ModelTier(Tier):
         messages = self._messages()
         caps = self.model.capabilities
         scope = self.scope()
-        contract = None if self.contract_rejected else self.format.contract(scope)
+        constrain = self.config.model.constrain and not self.contract_rejected
+        contract = self.format.contract(scope) if constrain else None
         if contract is not None:
             wants_grammar = contract.json_schema is None
             usable = caps.grammar if wants_grammar else caps.constrained_output
@@ -258,6 +259,10 @@ class ModelTier(Tier):
             draft.completion = self._complete(request, draft.deadline)
         finally:
             draft.timings["model"] = time.perf_counter() - t1
+        for phase in ("prefill_s", "decode_s"):
+            seconds = getattr(draft.completion, phase)
+            if seconds is not None:
+                draft.timings[phase.removesuffix("_s")] = seconds
         t2 = time.perf_counter()
         try:
             draft.edits = dedupe(self.format.parse(draft.completion.text))

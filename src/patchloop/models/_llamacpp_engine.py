@@ -200,6 +200,10 @@ class Generation:
     """The generated token ids, when they spell exactly ``text``."""
     full_scans: int = 0
     """Steps on which the grammar admitted none of the likely tokens (see ``_sampler``)."""
+    prefill_s: float = 0.0
+    """Seconds evaluating the prompt's new tail."""
+    decode_s: float = 0.0
+    """Seconds sampling the reply."""
 
 
 class Engine:
@@ -389,7 +393,9 @@ class Engine:
         """
         llm = self.llm
         before = llm.evaluated
+        started = time.perf_counter()
         self._prefill(prompt, deadline)
+        prefilled = time.perf_counter()
         evaluated = llm.evaluated - before
         picker = TokenPicker(
             self._vocab, SamplerSettings(temperature=temperature, seed=seed), grammar
@@ -442,6 +448,8 @@ class Engine:
             completion_tokens=len(out),
             tokens=tuple(kept or ()),
             full_scans=picker.full_scans,
+            prefill_s=prefilled - started,
+            decode_s=time.perf_counter() - prefilled,
         )
 
     def _spelling(

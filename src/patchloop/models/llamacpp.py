@@ -272,6 +272,8 @@ class LlamaCppModel:
             ),
             latency_s=time.perf_counter() - started,
             model=self._model_name,
+            prefill_s=round(out.prefill_s, 4),
+            decode_s=round(out.decode_s, 4),
         )
 
     def next_token_logits(self, text: str, *, adapter: str | None = None) -> list[float]:
