@@ -16,6 +16,19 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
 
+
+@pytest.fixture(autouse=True)
+def _private_user_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep the developer's own config file and saved prompt states out of every test (and
+    the tests' out of them); subprocesses inherit the variables."""
+    base = tmp_path_factory.getbasetemp() / "user-state"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    # One store per test: a prefix saved by one test must not make another's prompt warm.
+    monkeypatch.setenv("PATCHLOOP_KV_CACHE", str(tmp_path_factory.mktemp("kv")))
+
+
 CALC = '''\
 def add(a, b):
     return a + b

@@ -223,3 +223,17 @@ def test_restricted_view_of_a_recorded_config_keeps_the_trusted_keys(tmp_path: P
     assert config.edit_format == "search-replace"
     assert config.model.api_key_env == "OPENAI_API_KEY"
     assert config.state_dir == ".mine"
+
+
+def test_cache_location_variables_are_not_configuration_keys(tmp_path: Path) -> None:
+    from patchloop.config import load_config
+
+    resolved = load_config(
+        tmp_path,
+        environ={
+            "PATCHLOOP_MODEL_CACHE": str(tmp_path / "models"),
+            "PATCHLOOP_KV_CACHE": str(tmp_path / "kv"),
+            "PATCHLOOP_API_KEY": "secret",
+        },
+    )
+    assert resolved.config == load_config(tmp_path, environ={}).config

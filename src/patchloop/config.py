@@ -51,7 +51,7 @@ log = logging.getLogger("patchloop.config")
 
 ENV_PREFIX = "PATCHLOOP_"
 #: Variables with the prefix that are not configuration keys.
-ENV_NOT_CONFIG = frozenset({"PATCHLOOP_API_KEY"})
+ENV_NOT_CONFIG = frozenset({"PATCHLOOP_API_KEY", "PATCHLOOP_MODEL_CACHE", "PATCHLOOP_KV_CACHE"})
 
 
 class Section(BaseModel):
@@ -71,6 +71,10 @@ class ModelSettings(Section):
     the files they may edit)."""
     max_edits: int = Field(default=4, ge=1)
     """Edits one reply may make: the output contract's bound, so a looping model stops."""
+    prefix_cache_mb: int = Field(default=2048, ge=0)
+    """Disk kept for saved activations of stable prompt prefixes of embedded models, shared by
+    every run on this machine ($PATCHLOOP_KV_CACHE, default ~/.cache/patchloop/kv); 0 turns
+    the cache off."""
     constrain: bool = True
     """Send the edit format's output contract (grammar or schema) to backends that enforce
     one; off, replies are unconstrained and only checked after they arrive."""

@@ -118,6 +118,10 @@ class CompletionRequest(Frozen):
     """LoRA adapter to apply, where the backend supports adapters."""
     cache_key: str | None = None
     """Stable key for prefix-cache routing (same for every iteration of one run)."""
+    cache_points: tuple[tuple[int, int], ...] = ()
+    """``(message index, characters of its content)`` pairs: the prompt up to each point is
+    the same in other runs (rules and format, then the repository's map and files); backends
+    that keep prefixes across runs save and reuse them there."""
     timeout_s: float | None = None
     """Seconds left for this completion, retries included (the run's or tier's deadline);
     backends cap their own request timeout at it and do not retry past it."""

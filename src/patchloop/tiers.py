@@ -223,6 +223,7 @@ class ModelTier(Tier):
             ),
             adapter=self.plan.adapter or settings.adapter,
             cache_key=self.cache_key,
+            cache_points=self.layout.cache_points(),
             timeout_s=timeout_s,
         )
 

@@ -2,7 +2,7 @@
 
 These assert the pipeline, not the fix: constrained replies are well formed and name only
 editable paths, nothing crashes, and attempt 2 re-uses attempt 1's prompt in the KV cache as
-counted by the real tokenizer. ``PATCHLOOP_REQUIRE_REAL_MODEL=1`` (set by ``scripts/test``)
+counted by the real tokenizer. ``CI_REQUIRE_REAL_MODEL=1`` (set by ``scripts/test``)
 turns a missing model into a failure instead of a skip.
 """
 
@@ -53,7 +53,7 @@ def _model_file() -> Path:
     try:
         return resolve_model_file(NAME)
     except Exception as exc:
-        if os.environ.get("PATCHLOOP_REQUIRE_REAL_MODEL") == "1":
+        if os.environ.get("CI_REQUIRE_REAL_MODEL") == "1":
             pytest.fail(f"{NAME} is needed here: {exc} (scripts/setup all pulls it)")
         pytest.skip(f"{NAME} is not pulled: {exc}")
 

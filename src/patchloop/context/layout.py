@@ -163,6 +163,12 @@ class PromptLayout:
         """Paths of every file in the prompt."""
         return frozenset(f.path for f in self.files)
 
+    def cache_points(self) -> tuple[tuple[int, int], ...]:
+        """Where the prompt stops being the same across runs: after the system message (the
+        same for every task) and after the repository map and files (the same for every run
+        on this repository state), as ``(message index, characters)``."""
+        return ((0, len(self.system.content)), (1, len(self._head)))
+
     def fixed_tokens(self) -> int:
         """Tokens of the part every request repeats (system and first user message)."""
         if self._fixed is None:

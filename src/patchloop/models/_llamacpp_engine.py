@@ -29,6 +29,7 @@ import numpy as np
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from patchloop.models._prefix_store import MIN_TOKENS, PrefixStore
 from patchloop.models._sampler import SamplerSettings, TokenPicker, first_refused
 
 __all__ = ["Engine", "EngineError", "Generation", "PrefillTimeout", "captured_log"]
@@ -235,6 +236,8 @@ class Engine:
             except (ValueError, RuntimeError, OSError) as exc:
                 raise EngineError(f"{exc}: {'; '.join(said)}" if said else str(exc)) from exc
         self.extra_buffers = extra_buffers
+        self.prefix_store: PrefixStore | None = None
+        """Where stable prompt prefixes are saved and loaded (see ``_prefix_store``)."""
         self._vocab = self.llm._model.vocab
         model = self.llm._model
         eos, bos = self.llm.token_eos(), self.llm.token_bos()
@@ -382,6 +385,7 @@ class Engine:
         grammar: str | None,
         deadline: float | None = None,
         unit_end: str | None = None,
+        checkpoints: Sequence[int] = (),
     ) -> Generation:
         """Sample up to ``max_tokens`` tokens after ``prompt``; never more, and none after
         ``deadline`` (``time.monotonic()``; the finish reason is then ``timeout``).
@@ -394,7 +398,7 @@ class Engine:
         llm = self.llm
         before = llm.evaluated
         started = time.perf_counter()
-        self._prefill(prompt, deadline)
+        self._prefill(prompt, deadline, checkpoints)
         prefilled = time.perf_counter()
         evaluated = llm.evaluated - before
         picker = TokenPicker(
@@ -467,16 +471,90 @@ class Engine:
                 return text, None
         return text, None
 
-    def _prefill(self, prompt: Sequence[int], deadline: float | None) -> None:
-        """Evaluate ``prompt`` after the longest cached prefix (at least its last token)."""
+    def _prefill(
+        self, prompt: Sequence[int], deadline: float | None, checkpoints: Sequence[int] = ()
+    ) -> None:
+        """Evaluate ``prompt`` after the longest cached prefix (at least its last token).
+
+        ``checkpoints`` are token counts up to which the prompt is stable across runs: with a
+        prefix store, the longest one saved earlier is loaded instead of evaluated, and each
+        one evaluated now is saved.
+        """
         llm = self.llm
         cached = _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), prompt)
         llm.n_tokens = min(cached, len(prompt) - 1)
+        points = sorted({k for k in checkpoints if MIN_TOKENS <= k < len(prompt)})
+        store = self.prefix_store
+        if store is not None:
+            for k in reversed(points):
+                if k <= llm.n_tokens:
+                    break
+                if self._load_prefix(store, prompt[:k]):
+                    break
         step = max(1, int(llm.n_batch))
-        for start in range(llm.n_tokens, len(prompt), step):
+        start = llm.n_tokens
+        while start < len(prompt):
             if deadline is not None and time.monotonic() >= deadline:
                 raise PrefillTimeout
-            llm.eval(list(prompt[start : start + step]))
+            end = min(len(prompt), start + step)
+            save = next((k for k in points if start < k <= end), None)
+            if save is not None and store is not None:
+                end = save
+            llm.eval(list(prompt[start:end]))
+            if save is not None and store is not None and end == save:
+                self._save_prefix(store, prompt[:save])
+            start = end
+
+    def _prefix_key(self, store: PrefixStore, tokens: Sequence[int]) -> str:
+        return store.key(tokens, str(self._active) if self._active else None)
+
+    def _save_prefix(self, store: PrefixStore, tokens: Sequence[int]) -> None:
+        key = self._prefix_key(store, tokens)
+        if store.has(key):
+            return
+        ctx = self.llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if written:
+            store.save(key, bytes(buffer)[:written])
+
+    def _load_prefix(self, store: PrefixStore, tokens: Sequence[int]) -> bool:
+        """Load the saved state of ``tokens`` into the context; ``False`` when there is none
+        (or llama.cpp refuses it, and the context is then empty)."""
+        data = store.load(self._prefix_key(store, tokens))
+        if data is None:
+            return False
+        llm = self.llm
+        llm._ctx.kv_cache_seq_rm(0, 0, -1)
+        llm.n_tokens = 0
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if not llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buffer, len(data), 0):
+            llm._ctx.kv_cache_seq_rm(0, 0, -1)
+            log.warning("llama.cpp refused a saved prefix state; evaluating the prompt instead")
+            return False
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        return True
+
+    def checkpoints(self, prompt: str, tokens: Sequence[int], offsets: Sequence[int]) -> list[int]:
+        """Token counts of ``tokens`` (the prompt's) that end at or before each character
+        offset in ``offsets``, one token short so that a token merging across the offset in
+        another prompt does not matter."""
+        if not offsets:
+            return []
+        ends = sorted(len(prompt[:o].encode("utf-8")) for o in offsets)
+        found: list[int] = []
+        done = 0
+        at = 0
+        for count, token in enumerate(tokens, start=1):
+            done += len(self.llm.detokenize([token], special=True))
+            while at < len(ends) and done > ends[at]:
+                found.append(count - 2)
+                at += 1
+            if at == len(ends):
+                break
+        return [k for k in found if k > 0]
 
     def _last_logits(self) -> np.ndarray:
         pointer = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)

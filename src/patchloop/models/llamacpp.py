@@ -35,6 +35,7 @@ from patchloop.errors import BadRequest, ContextTooLong, ModelTimeout, ModelUnav
 from patchloop.models._cpu import has_amx, physical_cores
 from patchloop.models._gbnf import strict_json_grammar
 from patchloop.models._gguf import GgufError, read_metadata
+from patchloop.models._prefix_store import PrefixStore, default_store_dir, model_identity
 from patchloop.models.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -165,6 +166,11 @@ class LlamaCppModel:
                 retryable=False,
             ) from exc
         self._engine_error: type[Exception] = engine_module.EngineError
+        megabytes = self.settings.prefix_cache_mb
+        if megabytes:
+            self._engine.prefix_store = PrefixStore(
+                default_store_dir(), model_identity(self.path), max_bytes=megabytes << 20
+            )
         self._prefill_timeout: type[Exception] = engine_module.PrefillTimeout
 
     def __repr__(self) -> str:
@@ -251,6 +257,7 @@ class LlamaCppModel:
                     grammar=grammar,
                     deadline=deadline,
                     unit_end=request.contract.unit_end if request.contract else None,
+                    checkpoints=self._checkpoints(request, prompt, tokens),
                 )
             except self._prefill_timeout:
                 raise _timeout(request.timeout_s) from None
@@ -275,6 +282,28 @@ class LlamaCppModel:
             prefill_s=round(out.prefill_s, 4),
             decode_s=round(out.decode_s, 4),
         )
+
+    def _checkpoints(self, request: CompletionRequest, prompt: str, tokens: list[int]) -> list[int]:
+        """Token counts of ``tokens`` at the request's cache points (none without a store)."""
+        if self._engine.prefix_store is None or not request.cache_points:
+            return []
+        offsets: list[int] = []
+        searched = 0
+        for index, chars in sorted(request.cache_points):
+            if not 0 <= index < len(request.messages):
+                continue
+            content = request.messages[index].content
+            start = prompt.find(content[: max(1, min(chars, 200))], searched)
+            if start < 0:
+                break
+            offsets.append(start + min(chars, len(content)))
+            searched = start
+        return self._engine.checkpoints(prompt, tokens, offsets)
+
+    @property
+    def prefix_store(self) -> PrefixStore | None:
+        """The store of saved prompt prefixes, when ``prefix_cache_mb`` is not 0."""
+        return self._engine.prefix_store
 
     def next_token_logits(self, text: str, *, adapter: str | None = None) -> list[float]:
         """Logits of the token after the raw ``text`` (no chat template) under ``adapter``.
