@@ -205,6 +205,21 @@ def test_nothing_to_fix(calc_repo: Path) -> None:
     assert model.history == []
 
 
+def test_an_issue_with_no_failing_test_says_where_it_points_and_what_is_needed(
+    calc_repo: Path,
+) -> None:
+    fixed = calc_repo / "calc.py"
+    fixed.write_text(fixed.read_text().replace("return low\n    return", "return high\n    return"))
+    model = ScriptedModel([FIX_REPLY], name="scripted:a")
+    task = Task(repo=calc_repo, description="clamp returns the wrong bound for large values")
+    record = repair(task, config(), models=[model])
+    assert record.status == "nothing_to_fix"
+    assert model.history == []
+    assert record.error is not None
+    assert "the issue points at calc.py:" in record.error
+    assert "name a test that shows the issue (--test NODEID)" in record.error
+
+
 def test_named_test_that_passes_is_nothing_to_fix(calc_repo: Path) -> None:
     model = ScriptedModel([FIX_REPLY], name="scripted:a")
     record = repair(

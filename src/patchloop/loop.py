@@ -9,7 +9,13 @@ from pathlib import Path
 from patchloop.config import Config
 from patchloop.domain import AttemptStatus, Feedback, Plan, RunRecord, Task
 from patchloop.errors import BadOutput, ModelError, NothingToFix, PatchloopError
-from patchloop.planning import build_models, build_tiers, default_plan
+from patchloop.planning import (
+    NEEDS_A_FAILING_TEST,
+    build_models,
+    build_tiers,
+    default_plan,
+    issue_context,
+)
 from patchloop.protocols import Model
 from patchloop.repo.snapshot import Snapshot, locate, take_snapshot
 from patchloop.session import EventSink, RunSession, classify
@@ -67,7 +73,7 @@ def _drive(run: RunSession, models: Sequence[Model], plan: Plan | None) -> RunRe
         try:
             run.baseline()
         except NothingToFix as exc:
-            return run.finish("nothing_to_fix", "nothing_to_fix", str(exc))
+            return run.finish("nothing_to_fix", "nothing_to_fix", _unverifiable(run, str(exc)))
         stop = "exhausted"
         for tier in build_tiers(run, models, plan):
             stop = _run_tier(run, tier)
@@ -150,3 +156,14 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
                 files=len(added),
             )
     return "iterations"
+
+
+def _unverifiable(run: RunSession, why: str) -> str:
+    """Why nothing can be verified; with an issue text, also where it points in the code."""
+    if not run.task.description.strip() or run.task.tests:
+        return why
+    found = issue_context(run, k=5)
+    if not found:
+        return why
+    where = ", ".join(f"{loc.path}:{loc.start_line}" for loc in found[:5])
+    return f"{why}; the issue points at {where}; {NEEDS_A_FAILING_TEST}"
