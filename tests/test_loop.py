@@ -357,3 +357,26 @@ def test_without_constrain_no_contract_is_sent_and_replies_are_still_checked(
     )
     assert all(r.contract is None for r in model.history)
     assert [a.status for a in record.attempts] == ["out_of_scope", "verified"]
+
+
+NOOP_REPLY = (
+    "calc.py\n<<<<<<< SEARCH\n    if value > high:\n=======\n    if value > high:\n"
+    ">>>>>>> REPLACE\n"
+)
+
+
+def test_a_reply_that_changes_nothing_makes_the_next_request_hotter(calc_repo: Path) -> None:
+    record, model = run(
+        calc_repo, [NOOP_REPLY, WRONG_REPLY, WRONG_REPLY, FIX_REPLY], max_iterations=4
+    )
+    assert [a.status for a in record.attempts] == [
+        "empty_patch",
+        "tests_failed",
+        "repeated",
+        "verified",
+    ]
+    temperatures = [r.sampling.temperature for r in model.history]
+    assert temperatures[0] == 0.0
+    assert 0.0 < temperatures[1] < temperatures[3]
+    # A repeat names the attempt it repeats by its number in the tier.
+    assert "same edits as your attempt 2," in model.history[3].messages[-1].content

@@ -22,7 +22,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,6 +41,7 @@ __all__ = [
     "ResolvedConfig",
     "RouteSettings",
     "SandboxSettings",
+    "SearchSettings",
     "TestSettings",
     "load_config",
     "restricted_view",
@@ -229,6 +230,23 @@ class IndexSettings(Section):
     The index reads ``PATCHLOOP_INDEX__DIR`` itself too."""
 
 
+class SearchSettings(Section):
+    """How many candidates each model iteration asks for, and how they are chosen."""
+
+    samples: int = Field(default=1, ge=1, le=16)
+    """Candidates per model iteration: the first at the model's temperature, the rest at
+    ``temperatures`` with their own seeds; the tests choose among them."""
+    temperatures: tuple[Annotated[float, Field(ge=0.0, le=2.0)], ...] = Field(
+        default=(0.6, 0.8, 1.0), min_length=1
+    )
+    """Temperatures of the samples after the first, repeated as needed."""
+    mode: Literal["cascade", "ensemble"] = "cascade"
+    """``cascade``: models in turn, cheapest first; ``ensemble``: every model's candidates
+    in the same iteration."""
+    formats: tuple[str, ...] = ()
+    """More edit formats each model is asked in, in the same iteration (short names)."""
+
+
 class Config(Section):
     """Resolved configuration of a run."""
 
@@ -253,6 +271,7 @@ class Config(Section):
     sandbox: SandboxSettings = SandboxSettings()
     route: RouteSettings = RouteSettings()
     index: IndexSettings = IndexSettings()
+    search: SearchSettings = SearchSettings()
 
 
 class ResolvedConfig(BaseModel):
@@ -297,13 +316,16 @@ TRUSTED_ONLY = frozenset(
 )
 #: Keys that name a component: a repository's config may give a registered short name, never a
 #: dotted path (which would import code on the host).
-SHORT_NAMES_ONLY = frozenset({"edit_format"})
+SHORT_NAMES_ONLY = frozenset({"edit_format", "search.formats"})
 
 
 def _trusted_only(key: str, value: Any) -> bool:
     if key in TRUSTED_ONLY:
         return True
-    return key in SHORT_NAMES_ONLY and isinstance(value, str) and any(c in value for c in ".:/")
+    names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return key in SHORT_NAMES_ONLY and any(
+        isinstance(name, str) and any(c in name for c in ".:/") for name in names
+    )
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

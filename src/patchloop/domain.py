@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "Attempt",
     "AttemptStatus",
+    "CandidateCounts",
     "Capabilities",
     "Completion",
     "CompletionRequest",
@@ -183,7 +184,8 @@ class Capabilities(Frozen):
 class Edit(Frozen):
     """Replace ``search`` with ``replace`` in ``path``.
 
-    An empty ``search`` creates ``path``, which must not exist yet. ``line_hint`` (1-based) says
+    An empty ``search`` creates ``path``, which must not exist yet; with ``whole``, ``replace``
+    becomes the content of ``path`` whether it exists or not. ``line_hint`` (1-based) says
     where the search text is expected, for formats that know (unified diff hunks).
     """
 
@@ -191,6 +193,8 @@ class Edit(Frozen):
     search: str
     replace: str
     line_hint: int | None = None
+    whole: bool = False
+    """``replace`` is the file's complete new content (``search`` is empty): a rewrite."""
 
 
 class FileChange(Frozen):
@@ -443,6 +447,7 @@ AttemptStatus = Literal[
     "out_of_scope",
     "repeated",
     "syntax_error",
+    "not_run",
     "empty_patch",
     "model_error",
     "infra_error",
@@ -500,6 +505,14 @@ class Attempt(Frozen):
     """Human description of the candidate (fixers: the template and location)."""
     error: str = ""
     """Class name of the error that ended the attempt, if one did (``ParseError``, ...)."""
+    sample: int | None = None
+    """0-based position of this candidate among the samples of its iteration (model tiers)."""
+    votes: int = 1
+    """Candidates of the iteration whose patch is the same as this one's (itself included)."""
+    same_as: int | None = None
+    """Index of the attempt whose patch is this one's: it was verified once, for both."""
+    edit_format: str = ""
+    """The edit format the candidate was asked in."""
 
 
 class SnapshotInfo(Frozen):
@@ -532,6 +545,15 @@ class Event(Frozen):
     attempt: int | None = None
     tier: str | None = None
     data: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class CandidateCounts(Frozen):
+    """Candidates of a run's model tiers."""
+
+    generated: int = 0
+    unique: int = 0
+    """Distinct patches among them."""
+    verified: int = 0
 
 
 class RunRecord(Frozen):
@@ -569,3 +591,14 @@ class RunRecord(Frozen):
     def verified(self) -> bool:
         """True when the diff passed the failing and the regression tests."""
         return self.status == "verified"
+
+    def candidates(self) -> CandidateCounts:
+        """How many candidates the model tiers produced, how many distinct patches they
+        made, and how many of those were verified."""
+        model = [a for a in self.attempts if a.sample is not None]
+        distinct = [a for a in model if a.diff and a.same_as is None]
+        return CandidateCounts(
+            generated=len(model),
+            unique=len(distinct),
+            verified=sum(1 for a in distinct if a.status == "verified"),
+        )

@@ -18,9 +18,10 @@ from patchloop.planning import (
 )
 from patchloop.protocols import Model
 from patchloop.repo.snapshot import Snapshot, locate, take_snapshot
+from patchloop.search import Judged, best_partial, judge, summary_feedback
 from patchloop.session import EventSink, RunSession, classify
 from patchloop.store import RunStore, new_run_id
-from patchloop.tiers import Proposal, Tier, TierExhausted
+from patchloop.tiers import Proposal, Tier, TierExhausted, batch
 from patchloop.verify.nodeids import normalize_test_id
 
 __all__ = ["repair"]
@@ -101,32 +102,18 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
             return "tier_time"
         iteration += 1
         draft = Proposal(tier=tier.name, deadline=min(run.deadline, tier_deadline or run.deadline))
-        verdict = None
-        feedback: Feedback | None = None
+        judged: list[Judged] = []
         # What the record says if something outside the error tree (Ctrl-C) ends the attempt.
-        status: AttemptStatus = "interrupted"
-        error = ""
+        failure: tuple[AttemptStatus, Feedback | None, str] = ("interrupted", None, "")
         try:
             tier.propose(draft)
-            patch = run.check(draft)
-            verdict = run.verify(
-                patch,
-                fail_fast=tier.fail_fast,
-                want_feedback=not tier.fail_fast,
-                deadline=tier_deadline,
-            )
-            if verdict.green:
-                status = "verified"
-                return "verified"
-            status = "tests_failed"
-            feedback = Feedback(kind="tests", text=verdict.feedback)
+            judged = judge(run, batch(draft), fail_fast=tier.fail_fast, deadline=tier_deadline)
         except TierExhausted:
-            iteration -= 1
             return "exhausted"
         except PatchloopError as exc:
             status, kind = classify(exc)
-            error = type(exc).__name__
-            feedback = Feedback(kind=kind, text=getattr(exc, "feedback", str(exc)))
+            told = Feedback(kind=kind, text=getattr(exc, "feedback", str(exc)))
+            failure = (status, told, type(exc).__name__)
             if isinstance(exc, ModelError) and not isinstance(exc, BadOutput):
                 # A call cut off by the run's deadline ends the run on time, not on the model.
                 if stop := run.stop_reason():
@@ -136,26 +123,66 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
             if kind == "infra":
                 raise
         finally:
-            if draft.patch is not None or draft.completion is not None or draft.messages:
-                run.record_attempt(
-                    draft,
-                    iteration=iteration,
-                    status=status,
-                    feedback=feedback,
-                    verdict=verdict,
-                    error=error,
-                )
-        shown = len(tier.added_files)
-        tier.observe(draft, feedback)
-        if added := tier.added_files[shown:]:
-            run.emit(
-                "context.added",
-                f"failure points at {', '.join(added)}: added to the prompt",
-                tier=tier.name,
-                attempt=iteration,
-                files=len(added),
-            )
+            _record(run, draft, judged, iteration, failure)
+        if any(j.status == "verified" for j in judged):
+            return "verified"
+        _observe(run, tier, judged)
     return "iterations"
+
+
+def _record(
+    run: RunSession,
+    draft: Proposal,
+    judged: list[Judged],
+    iteration: int,
+    failure: tuple[AttemptStatus, Feedback | None, str],
+) -> None:
+    """Record every candidate of the iteration (or the draft, when judging never finished)."""
+    if not judged:
+        if draft.patch is not None or draft.completion is not None or draft.messages:
+            status, feedback, error = failure
+            run.record_attempt(
+                draft,
+                iteration=iteration,
+                status=status,
+                feedback=feedback,
+                verdict=None,
+                error=error,
+            )
+        return
+    recorded: dict[int, int] = {}
+    for j in judged:
+        same = recorded.get(id(j.same_as)) if j.same_as is not None else None
+        attempt = run.record_attempt(
+            j.proposal,
+            iteration=iteration,
+            status=j.status,
+            feedback=j.feedback,
+            verdict=j.verdict if j.same_as is None else None,
+            error=j.error,
+            votes=j.votes,
+            same_as=same,
+            failing=j.verdict.failing if j.verdict is not None else None,
+        )
+        recorded[id(j.proposal)] = attempt.index
+
+
+def _observe(run: RunSession, tier: Tier, judged: list[Judged]) -> None:
+    """Tell the tier what became of its candidates; show the model the closest one."""
+    for j in judged:
+        j.proposal.feedback = j.feedback
+    shown = best_partial(judged)
+    if shown is not None:
+        shown.proposal.feedback = summary_feedback(judged, shown)
+    before = len(tier.added_files)
+    tier.observe([j.proposal for j in judged], shown.proposal if shown else None)
+    if added := tier.added_files[before:]:
+        run.emit(
+            "context.added",
+            f"failure points at {', '.join(added)}: added to the prompt",
+            tier=tier.name,
+            files=len(added),
+        )
 
 
 def _unverifiable(run: RunSession, why: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from patchloop.domain import (
     Capabilities,
@@ -24,12 +24,14 @@ from patchloop.domain import (
     Patch,
     Plan,
     ProcessResult,
+    Sampling,
     Task,
     TestReport,
     TestSelection,
 )
 
 __all__ = [
+    "BatchSampler",
     "EditFormat",
     "Fixer",
     "Localizer",
@@ -60,6 +62,18 @@ class Model(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` under this model's tokenizer, or a documented estimate."""
+        ...
+
+
+@runtime_checkable
+class BatchSampler(Protocol):
+    """Optional for models: several samples of one request in one call, the prompt shared
+    (one evaluation in an embedded engine, ``n`` choices on a server)."""
+
+    def complete_many(
+        self, request: CompletionRequest, samplings: Sequence[Sampling]
+    ) -> list[Completion]:
+        """One completion per sampling, in order; the request's own sampling is ignored."""
         ...
 
 

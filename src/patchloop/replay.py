@@ -60,7 +60,10 @@ def replay_plan(record: RunRecord) -> Plan | None:
     plan = record.plan
     if plan is None:
         return None
-    counts = Counter(a.tier for a in record.attempts)
+    # Iterations, not attempts: an iteration of a model tier can hold several samples.
+    counts: Counter[str] = Counter()
+    for attempt in record.attempts:
+        counts[attempt.tier] = max(counts[attempt.tier], attempt.iteration)
     timed_out = record.stop_reason == "time"
     reached = [i for i, t in enumerate(plan.tiers) if counts[t.name]]
     end = (reached[-1] + 1 if reached else 0) if timed_out else len(plan.tiers)

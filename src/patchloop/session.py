@@ -425,8 +425,14 @@ class RunSession:
         feedback: Feedback | None,
         verdict: Verdict | None,
         error: str = "",
+        votes: int = 1,
+        same_as: int | None = None,
+        failing: tuple[str, ...] | None = None,
     ) -> Attempt:
-        """Turn a finished proposal into an ``Attempt``, store its files, checkpoint."""
+        """Turn a finished proposal into an ``Attempt``, store its files, checkpoint.
+
+        A candidate whose patch was verified for another (``same_as``, the other's attempt
+        index) carries that verdict's ``failing`` tests without a test run of its own."""
         t0 = time.monotonic()
         completion = proposal.completion
         usage = completion.usage if completion is not None else Usage()
@@ -441,8 +447,8 @@ class RunSession:
             edits=len(proposal.edits),
             diff=patch.diff if patch is not None else "",
             paths=patch.paths if patch is not None else (),
-            failing=len(verdict.failing) if verdict is not None else None,
-            failing_tests=verdict.failing if verdict is not None else (),
+            failing=len(failing) if failing is not None else None,
+            failing_tests=failing or (),
             feedback=feedback,
             usage=usage,
             prompt_chars=sum(len(m.content) for m in proposal.messages),
@@ -452,6 +458,10 @@ class RunSession:
             sandbox_s=round(verdict.sandbox_s, 4) if verdict is not None else 0.0,
             label=proposal.label,
             error=error,
+            sample=proposal.sample if proposal.completion is not None else None,
+            votes=votes,
+            same_as=same_as,
+            edit_format=proposal.edit_format,
         )
         for phase, seconds in proposal.timings.items():
             self.spend(phase, seconds)

@@ -30,11 +30,18 @@ from patchloop.domain import (
     TierPlan,
 )
 from patchloop.edits.scope import check_scope, dedupe, edits_key
-from patchloop.errors import BadRequest, ModelTimeout, OutOfScope, ParseError, RepeatedEdit
-from patchloop.protocols import EditFormat, Fixer, Model
+from patchloop.errors import (
+    BadRequest,
+    EditError,
+    ModelTimeout,
+    OutOfScope,
+    ParseError,
+    RepeatedEdit,
+)
+from patchloop.protocols import BatchSampler, EditFormat, Fixer, Model
 from patchloop.verify.guard import is_test_path
 
-__all__ = ["FixerTier", "ModelTier", "Proposal", "Tier", "TierExhausted"]
+__all__ = ["FixerTier", "ModelTier", "Proposal", "Tier", "TierExhausted", "batch"]
 
 log = logging.getLogger("patchloop.tiers")
 
@@ -46,6 +53,8 @@ REPEAT_TEMPERATURE_STEP = 0.4
 MAX_TEMPERATURE = 1.0
 #: Characters of an attempt's feedback quoted when a later reply repeats it.
 REPEAT_QUOTE_CHARS = 1200
+#: Feedback kinds of replies that brought nothing new (they raise the temperature).
+STUCK = frozenset({"empty", "repeat"})
 
 
 class TierExhausted(Exception):
@@ -68,9 +77,23 @@ class Proposal:
     timings: dict[str, float] = field(default_factory=dict)
     edits_key: frozenset[object] | None = None
     """What the edits change (see :func:`patchloop.edits.scope.edits_key`), once parsed."""
+    sample: int = 0
+    """0-based position among the iteration's candidates."""
+    edit_format: str = ""
+    error: EditError | None = None
+    """What the candidate's reply got wrong before any test ran (parse, scope, repeat)."""
+    feedback: Feedback | None = None
+    """What the candidate was told became of it, once judged."""
+    siblings: list[Proposal] = field(default_factory=list)
+    """The iteration's other candidates (samples of the same request)."""
     deadline: float | None = None
     """``time.monotonic()`` by which the tier must have its candidate (the earlier of the
     run's and the tier's deadline); model calls are cut off there."""
+
+
+def batch(draft: Proposal) -> list[Proposal]:
+    """The iteration's candidates: ``draft`` and its siblings."""
+    return [draft, *draft.siblings]
 
 
 class Tier:
@@ -95,8 +118,9 @@ class Tier:
         """
         raise NotImplementedError
 
-    def observe(self, proposal: Proposal, feedback: Feedback | None) -> None:
-        """Learn what became of ``proposal``."""
+    def observe(self, proposals: Sequence[Proposal], shown: Proposal | None) -> None:
+        """Learn what became of the iteration's ``proposals`` (each with its ``feedback``);
+        ``shown`` is the one to show the model next, with the iteration's feedback."""
 
 
 class FixerTier(Tier):
@@ -154,7 +178,8 @@ class ModelTier(Tier):
         #: What each earlier reply of this tier changed, and the feedback it got.
         self._tried: dict[frozenset[object], tuple[int, str]] = {}
         self._asked = 0
-        #: Replies that repeated an earlier attempt; each raises the sampling temperature.
+        #: Replies that repeated an earlier attempt or changed nothing; each raises the
+        #: sampling temperature.
         self.repeats = 0
 
     def _messages(self) -> tuple[Message, ...]:
@@ -196,8 +221,8 @@ class ModelTier(Tier):
         return max(1, min(cap, max(REPLY_FLOOR_TOKENS, 2 * shown + REPLY_FLOOR_TOKENS)))
 
     def temperature(self) -> float:
-        """The configured temperature, raised after each repeated reply: asking the same
-        way again gets the same answer from a greedy model."""
+        """The configured temperature, raised after each reply that repeated an earlier one or
+        changed nothing: asking the same way again gets the same answer from a greedy model."""
         base = self.config.model.temperature
         return min(MAX_TEMPERATURE, base + REPEAT_TEMPERATURE_STEP * self.repeats)
 
@@ -235,17 +260,23 @@ class ModelTier(Tier):
         except BadRequest:
             if request.contract is None:
                 raise
-            self.contract_rejected = True
-            log.warning(
-                "%s rejected the %r output contract; asking without it from now on",
-                self.model.name,
-                request.contract.name,
-            )
+            self._reject_contract(request)
         retry = request.model_copy(update={"contract": None, "timeout_s": _left(deadline)})
         return self.model.complete(retry)
 
+    def _reject_contract(self, request: CompletionRequest) -> None:
+        assert request.contract is not None
+        self.contract_rejected = True
+        log.warning(
+            "%s rejected the %r output contract; asking without it from now on",
+            self.model.name,
+            request.contract.name,
+        )
+
     def propose(self, draft: Proposal) -> None:
-        """Ask the model once and parse its reply into ``draft``."""
+        """Ask the model for the iteration's candidates and parse each: ``draft`` is the first
+        (and the only one with one sample), the others become its ``siblings``. A candidate's
+        parse, scope or repeat failure is kept on it, for the loop to record."""
         t0 = time.perf_counter()
         request = self._request(_left(draft.deadline))
         rendered = render_for_prefix(request.messages)
@@ -256,27 +287,81 @@ class ModelTier(Tier):
         draft.prefix_shared_tokens = self.model.count_tokens(rendered[:shared]) if shared else 0
         t1 = time.perf_counter()
         draft.timings["context"] = t1 - t0
+        samplings = self._samplings(request.sampling)
         try:
-            draft.completion = self._complete(request, draft.deadline)
+            completions = self._complete_all(request, samplings, draft.deadline)
         finally:
             draft.timings["model"] = time.perf_counter() - t1
-        for phase in ("prefill_s", "decode_s"):
-            seconds = getattr(draft.completion, phase)
-            if seconds is not None:
-                draft.timings[phase.removesuffix("_s")] = seconds
-        t2 = time.perf_counter()
+        draft.siblings = [
+            Proposal(tier=draft.tier, messages=request.messages, deadline=draft.deadline, sample=k)
+            for k in range(1, len(completions))
+        ]
+        for proposal, completion in zip(batch(draft), completions, strict=True):
+            proposal.completion = completion
+            proposal.edit_format = self.format.name
+            for phase in ("prefill_s", "decode_s"):
+                seconds = getattr(completion, phase)
+                if seconds is not None:
+                    proposal.timings[phase.removesuffix("_s")] = seconds
+            self._parse(proposal)
+
+    def _samplings(self, first: Sampling) -> list[Sampling]:
+        """The iteration's samplings: the request's own, then the configured temperatures
+        with a seed each (so that samples of a greedy model differ)."""
+        search = self.config.search
+        out = [first]
+        for k in range(1, search.samples):
+            temperature = search.temperatures[(k - 1) % len(search.temperatures)]
+            out.append(
+                first.model_copy(
+                    update={"temperature": temperature, "seed": self._asked * 1000 + k}
+                )
+            )
+        return out
+
+    def _complete_all(
+        self, request: CompletionRequest, samplings: Sequence[Sampling], deadline: float | None
+    ) -> list[Completion]:
+        """A completion per sampling: in one call where the model decodes samples together,
+        else one request each."""
+        if len(samplings) > 1 and isinstance(self.model, BatchSampler):
+            many = self.model
+            try:
+                return many.complete_many(request, samplings)
+            except BadRequest:
+                if request.contract is None:
+                    raise
+                self._reject_contract(request)
+            retry = request.model_copy(update={"contract": None, "timeout_s": _left(deadline)})
+            return many.complete_many(retry, samplings)
+        out: list[Completion] = []
+        for sampling in samplings:
+            timeout = _left(deadline) if out else request.timeout_s
+            one = request.model_copy(update={"sampling": sampling, "timeout_s": timeout})
+            if self.contract_rejected:
+                one = one.model_copy(update={"contract": None})
+            out.append(self._complete(one, deadline))
+        return out
+
+    def _parse(self, proposal: Proposal) -> None:
+        """Edits of the proposal's reply, checked against the scope and earlier attempts; a
+        failure is kept as ``proposal.error``."""
+        assert proposal.completion is not None
+        t0 = time.perf_counter()
         try:
-            draft.edits = dedupe(self.format.parse(draft.completion.text))
+            proposal.edits = dedupe(self.format.parse(proposal.completion.text))
             scope = self.scope()
             if scope is not None:
-                check_scope(draft.edits, scope, is_test=_test_path(self.allow_test_edits))
-            draft.well_formed = True
-        except (ParseError, OutOfScope):
-            draft.well_formed = False
-            raise
+                check_scope(proposal.edits, scope, is_test=_test_path(self.allow_test_edits))
+            proposal.well_formed = True
+            self._check_repeat(proposal)
+        except (ParseError, OutOfScope) as exc:
+            proposal.well_formed = False
+            proposal.error = exc
+        except RepeatedEdit as exc:
+            proposal.error = exc
         finally:
-            draft.timings["parse"] = time.perf_counter() - t2
-        self._check_repeat(draft)
+            proposal.timings["parse"] = time.perf_counter() - t0
 
     def _check_repeat(self, draft: Proposal) -> None:
         """Refuse a reply whose edits an earlier attempt already made: its outcome is known,
@@ -296,17 +381,23 @@ class ModelTier(Tier):
             ),
         )
 
-    def observe(self, proposal: Proposal, feedback: Feedback | None) -> None:
-        """Append the attempt and its feedback to the shared history; show the files a test
-        failure points at that the prompt lacks (appended after the files already shown)."""
-        if proposal.completion is None or feedback is None:
+    def observe(self, proposals: Sequence[Proposal], shown: Proposal | None) -> None:
+        """Remember what each candidate changed and how it fared (a later reply that repeats
+        it is refused); append the shown candidate and the iteration's feedback to the shared
+        history; show the files a test failure points at that the prompt lacks."""
+        for proposal in proposals:
+            key, told = proposal.edits_key, proposal.feedback
+            if key is not None and told is not None and key not in self._tried:
+                self._tried[key] = (self._asked, _outcome(told))
+        if shown is None or shown.completion is None or shown.feedback is None:
             return
-        if proposal.edits_key is not None and proposal.edits_key not in self._tried:
-            self._tried[proposal.edits_key] = (len(self._tried) + 1, _outcome(feedback))
+        feedback = shown.feedback
+        if all(p.feedback is not None and p.feedback.kind in STUCK for p in proposals):
+            self.repeats += 1  # nothing new came back: ask hotter
         if feedback.kind == "tests":
             added = self.layout.add_files(failure_files(self.layout, feedback.text))
             self.added_files += [f.path for f in added]
-        self.history.append(Turn(reply=proposal.completion.text, feedback=render_turn(feedback)))
+        self.history.append(Turn(reply=shown.completion.text, feedback=render_turn(feedback)))
 
 
 def _left(deadline: float | None) -> float | None:

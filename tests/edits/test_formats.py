@@ -15,7 +15,7 @@ from tests.edits.helpers import git_apply_check
 
 
 def test_registry_names_and_default() -> None:
-    assert FORMATS.names() == ["json", "search-replace", "udiff"]
+    assert FORMATS.names() == ["json", "search-replace", "udiff", "whole"]
     assert isinstance(get_format(), SearchReplaceFormat)
     assert isinstance(get_format("json"), JsonFormat)
     assert isinstance(get_format("udiff"), UdiffFormat)
@@ -33,7 +33,7 @@ def test_public_surface_is_exported() -> None:
         assert hasattr(edits_pkg, name), name
 
 
-@pytest.mark.parametrize("name", ["search-replace", "json", "udiff"])
+@pytest.mark.parametrize("name", ["search-replace", "json", "udiff", "whole"])
 def test_each_format_meets_the_seam(name: str) -> None:
     fmt: EditFormat = get_format(name)
     assert fmt.name == name
@@ -47,7 +47,7 @@ def test_each_format_meets_the_seam(name: str) -> None:
     assert contract is None or contract.name == name
 
 
-@pytest.mark.parametrize("name", ["search-replace", "json", "udiff"])
+@pytest.mark.parametrize("name", ["search-replace", "json", "udiff", "whole"])
 def test_the_instructions_hold_no_code_to_copy(name: str) -> None:
     # A small model copies examples, placeholders included: the format is told in words.
     text = get_format(name).instructions()

@@ -134,8 +134,13 @@ def eval_suite(
     test_timeout: Annotated[
         float, typer.Option(help="Seconds one test may run (loop and harness).")
     ] = 5.0,
-    edit_format: Annotated[str | None, typer.Option(help="search-replace, json or udiff.")] = None,
+    edit_format: Annotated[
+        str | None, typer.Option(help="search-replace, json, udiff or whole.")
+    ] = None,
     max_iterations: Annotated[int | None, typer.Option(help="Model calls per model tier.")] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="Candidates per model call; the tests choose among them.")
+    ] = None,
     allow_test_edits: Annotated[
         bool | None,
         typer.Option(
@@ -163,6 +168,7 @@ def eval_suite(
         "timeout": timeout,
         "edit_format": edit_format,
         "max_iterations": max_iterations,
+        "search.samples": samples,
         "allow_test_edits": allow_test_edits,
     }
     settings = load_config(Path.cwd(), config_file=config, cli=cli).config

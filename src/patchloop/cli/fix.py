@@ -74,6 +74,7 @@ def summary(record: RunRecord, record_dir: Path) -> dict[str, Any]:
         "attempts": len(record.attempts),
         "attempts_per_tier": tiers,
         "best_attempt": record.best_attempt,
+        "candidates": record.candidates().model_dump(),
         "usage": record.usage.model_dump(),
         "sandbox_s": record.sandbox_s,
         "wall_s": record.wall_s,
@@ -117,8 +118,13 @@ def fix(
         list[str] | None,
         typer.Option("--model", help="Model spec KIND:TARGET\\[#MODEL], cheapest first."),
     ] = None,
-    edit_format: Annotated[str | None, typer.Option(help="search-replace, json or udiff.")] = None,
+    edit_format: Annotated[
+        str | None, typer.Option(help="search-replace, json, udiff or whole.")
+    ] = None,
     max_iterations: Annotated[int | None, typer.Option(help="Model calls per model tier.")] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="Candidates per model call; the tests choose among them.")
+    ] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget of the run.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Wall-clock budget in seconds.")] = None,
     allow_test_edits: Annotated[
@@ -144,6 +150,7 @@ def fix(
         "models": tuple(model) if model else None,
         "edit_format": edit_format,
         "max_iterations": max_iterations,
+        "search.samples": samples,
         "max_tokens": max_tokens,
         "timeout": timeout,
         "allow_test_edits": allow_test_edits,
@@ -206,6 +213,7 @@ def _report(record: RunRecord, record_dir: Path, note: str) -> None:
         )
         if note:
             print(f"patchloop: {note}", file=err)
+        _report_candidates(record)
     else:
         print(
             f"patchloop: not fixed ({record.stop_reason}) after {len(record.attempts)} attempt(s)",
@@ -214,4 +222,17 @@ def _report(record: RunRecord, record_dir: Path, note: str) -> None:
         if record.diff:
             print("patchloop: best attempt (NOT verified):", file=err)
             err.write(record.diff)
+        _report_candidates(record)
     print(f"patchloop: run record: {record_dir}", file=err)
+
+
+def _report_candidates(record: RunRecord) -> None:
+    """One line on the candidates when iterations asked for several."""
+    counts = record.candidates()
+    iterations = len({(a.tier, a.iteration) for a in record.attempts if a.sample is not None})
+    if counts.generated > iterations:
+        print(
+            f"patchloop: {counts.generated} candidates, {counts.unique} distinct patches, "
+            f"{counts.verified} verified",
+            file=sys.stderr,
+        )

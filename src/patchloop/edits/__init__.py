@@ -1,8 +1,9 @@
 """Edit formats: instructions, pure parsing, dry-run apply, and grammars for constrained decoding.
 
-Three formats sit behind the :class:`~patchloop.protocols.EditFormat` seam, registered by short
-name: ``search-replace`` (the default), ``json`` and ``udiff``. All apply through the same
-engine (:func:`apply_edits`), and :func:`apply_diff` re-applies a stored diff.
+Four formats sit behind the :class:`~patchloop.protocols.EditFormat` seam, registered by short
+name: ``search-replace`` (the default), ``json``, ``udiff`` and ``whole`` (whole files). All
+apply through the same engine (:func:`apply_edits`), and :func:`apply_diff` re-applies a stored
+diff.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from patchloop.edits.json_envelope import ENVELOPE_SCHEMA, Envelope, JsonFormat,
 from patchloop.edits.paths import normalize_path, resolve_path
 from patchloop.edits.search_replace import SearchReplaceFormat, parse_search_replace
 from patchloop.edits.udiff import UdiffFormat, apply_diff, parse_udiff
+from patchloop.edits.whole_file import WholeFileFormat, parse_whole_files
 from patchloop.registry import Registry
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ __all__ = [
     "JsonFormat",
     "SearchReplaceFormat",
     "UdiffFormat",
+    "WholeFileFormat",
     "apply_diff",
     "apply_edits",
     "check_gbnf",
@@ -40,6 +43,7 @@ __all__ = [
     "parse_envelope",
     "parse_search_replace",
     "parse_udiff",
+    "parse_whole_files",
     "resolve_path",
     "unified_diff",
 ]
@@ -52,6 +56,7 @@ FORMATS: Registry[Callable[[], EditFormat]] = Registry(
         "search-replace": "patchloop.edits.search_replace:SearchReplaceFormat",
         "json": "patchloop.edits.json_envelope:JsonFormat",
         "udiff": "patchloop.edits.udiff:UdiffFormat",
+        "whole": "patchloop.edits.whole_file:WholeFileFormat",
     },
 )
 """Edit formats by short name; a dotted path to a class works too."""
@@ -59,7 +64,12 @@ FORMATS: Registry[Callable[[], EditFormat]] = Registry(
 
 if TYPE_CHECKING:
     # Static proof that every built-in format implements the seam.
-    _SEAM_CHECK: tuple[EditFormat, ...] = (SearchReplaceFormat(), JsonFormat(), UdiffFormat())
+    _SEAM_CHECK: tuple[EditFormat, ...] = (
+        SearchReplaceFormat(),
+        JsonFormat(),
+        UdiffFormat(),
+        WholeFileFormat(),
+    )
 
 
 def get_format(name: str = DEFAULT_FORMAT) -> EditFormat:

@@ -136,6 +136,9 @@ class Workspace:
         if f.bom:
             # Diffs show the byte order mark as part of line 1; the working text has none.
             search, replace = search.removeprefix(_BOM), replace.removeprefix(_BOM)
+        if edit.whole:
+            self._rewrite(f, replace)
+            return
         if not search:
             self._insert(f, replace, edit.line_hint)
             return
@@ -153,6 +156,13 @@ class Workspace:
         removed = f.work.count("\n", match.start, match.end)
         f.work = f.work[: match.start] + match.replacement + f.work[match.end :]
         f.shifts.append((match.line, match.replacement.count("\n") - removed))
+
+    def _rewrite(self, f: _File, content: str) -> None:
+        """The file's whole new content (a new file when it does not exist)."""
+        if f.work is not None and f.work.endswith("\n") and content and not content.endswith("\n"):
+            content += "\n"
+        f.work = content
+        f.shifts.clear()
 
     def _insert(self, f: _File, content: str, hint: int | None) -> None:
         """Empty search text: create the file, fill an empty one, or insert after line ``hint``."""

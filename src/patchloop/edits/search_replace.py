@@ -19,7 +19,7 @@ from patchloop.edits.grammar import SEARCH_REPLACE_GBNF, SEARCH_REPLACE_REGEX
 from patchloop.edits.prompts import load_prompt
 from patchloop.errors import ParseError
 
-__all__ = ["FORMAT_REMINDER", "SearchReplaceFormat", "parse_search_replace"]
+__all__ = ["FORMAT_REMINDER", "SearchReplaceFormat", "find_path", "parse_search_replace"]
 
 # Markers tolerate 5-9 characters, as models miscount; the grammar keeps content lines from
 # ever looking like one (see patchloop.edits.grammar).
@@ -105,7 +105,7 @@ def _path_from_info(info: str) -> str | None:
     return None
 
 
-def _find_path(lines: Sequence[str], start: int, end: int) -> str | None:
+def find_path(lines: Sequence[str], start: int, end: int) -> str | None:
     """The path for a block whose marker is at ``end``, looking back to ``start``."""
     in_prose: str | None = None
     for at in range(end - 1, start - 1, -1):
@@ -152,7 +152,7 @@ def parse_search_replace(text: str) -> list[Edit]:
             at += 1
             continue
         number = len(edits) + 1
-        path = _find_path(lines, region, at) or path
+        path = find_path(lines, region, at) or path
         if path is None:
             raise _error(f"block {number} has no file path on the line before it", lines, at)
         divider = at + 1

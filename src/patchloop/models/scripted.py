@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from patchloop import errors
 from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
-from patchloop.domain import Capabilities, Completion, CompletionRequest, Usage
+from patchloop.domain import Capabilities, Completion, CompletionRequest, Sampling, Usage
 from patchloop.errors import ModelError, ModelTimeout, ModelUnavailable, RateLimited, UsageError
 from patchloop.models._render import common_prefix, render_plain
 from patchloop.models.spec import ModelSpec
@@ -174,6 +174,12 @@ class ScriptedModel:
     def count_tokens(self, text: str) -> int:
         """The documented estimate of :func:`patchloop.context.tokens.estimate_tokens`."""
         return estimate_tokens(text)
+
+    def complete_many(
+        self, request: CompletionRequest, samplings: Sequence[Sampling]
+    ) -> list[Completion]:
+        """The next ``len(samplings)`` replies, one request recorded per sampling."""
+        return [self.complete(request.model_copy(update={"sampling": s})) for s in samplings]
 
     def complete(self, request: CompletionRequest) -> Completion:
         """The next scripted reply, or its fault."""

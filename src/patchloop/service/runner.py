@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from patchloop.domain import Event, RunRecord, Task, Usage
+from patchloop.domain import Event, RunRecord, Task
 from patchloop.errors import PatchloopError, RepositoryError, SandboxError
 from patchloop.repo.snapshot import Located, locate
 from patchloop.service._common import EventSink, argv_of, config_for
@@ -105,6 +105,7 @@ def _repair(
         "timeout": spec.timeout,
         "allow_test_edits": False,
         "fixers.enabled": None if spec.fixers else False,
+        "search.samples": spec.samples if spec.samples > 1 else None,
     }
     config = config_for(where.project, where.git_root, cli)
     task = Task(
@@ -115,16 +116,7 @@ def _repair(
         allow_test_edits=False,
     )
     state_dir = _state_dir(settings, job_id)
-    records: list[RunRecord] = []
-    for sample in range(spec.samples):
-        if sample:
-            emit(Event(t=0.0, kind="sample.start", message=f"sample {sample + 1}"))
-        record = repair(task, config, on_event=emit, state_dir=state_dir)
-        records.append(record)
-        if record.status != "not_fixed":
-            break
-    record = records[-1]
-    usage = sum((r.usage for r in records), Usage())
+    record = repair(task, config, on_event=emit, state_dir=state_dir)
     winner = next((a for a in record.attempts if a.status == "verified"), None)
     note = None
     if record.verified and spec.apply_to_branch and record.snapshot is not None:
@@ -133,12 +125,12 @@ def _repair(
         verdict=record.status,
         diff=record.diff,
         fixed_by=winner.tier if winner is not None else None,
-        usage=usage,
-        sandbox_s=round(sum(r.sandbox_s for r in records), 4),
-        wall_s=round(sum(r.wall_s for r in records), 4),
+        usage=record.usage,
+        sandbox_s=record.sandbox_s,
+        wall_s=record.wall_s,
         timings=record.timings,
         error=record.error if record.status in ("error", "nothing_to_fix") else None,
-        run_ids=tuple(r.id for r in records),
+        run_ids=(record.id,),
         record_dir=str(state_dir / "runs" / record.id),
         record=record,
         write_back=note,

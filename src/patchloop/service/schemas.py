@@ -67,7 +67,9 @@ class RepairRequest(_Request):
     edit_format: str | None = Field(default=None, examples=["search-replace"])
     budgets: Budgets = Budgets()
     fixers: bool = Field(default=True, description="Try the model-free tier first.")
-    samples: int = Field(default=1, ge=1, description="Independent repairs until one verifies.")
+    samples: int = Field(
+        default=1, ge=1, description="Candidates per model call; the tests choose among them."
+    )
     apply_to_branch: str | None = Field(
         default=None, description="Commit a verified fix on this new branch (path repositories)."
     )

@@ -1,0 +1,122 @@
+"""Several candidates per iteration: merged by patch, verified cheapest first, the tests choose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from patchloop.config import Config, FixerSettings, SearchSettings
+from patchloop.domain import Edit, FileChange, Patch, Task
+from patchloop.loop import repair
+from patchloop.models.scripted import ScriptedModel
+from patchloop.replay import replay_run
+from patchloop.search import patch_key
+from patchloop.store import RunStore
+from tests.conftest import FIX_REPLY
+
+WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
+SHORT_WRONG_REPLY = FIX_REPLY.replace("return high", "return 0")
+FIX_WITH_SPACES = FIX_REPLY.replace("return high\n", "return high   \n")
+BIGGER_FIX = FIX_REPLY.replace(
+    "    if value > high:\n        return high\n",
+    "    if value > high:\n        # the upper bound\n        return high\n",
+)
+BREAKS_ADD = (
+    "calc.py\n<<<<<<< SEARCH\ndef add(a, b):\n    return a + b\n=======\n"
+    "def add(a, b):\n    return a - b\n>>>>>>> REPLACE\n" + FIX_REPLY
+)
+NOT_A_REPLY = "I would change the clamp function."
+
+
+def config(samples: int, **changes: Any) -> Config:
+    base = Config(
+        models=("scripted:a",),
+        max_iterations=2,
+        fixers=FixerSettings(enabled=False),
+        search=SearchSettings(samples=samples),
+    )
+    return base.model_copy(update=changes)
+
+
+def run(repo: Path, replies: list[Any], samples: int, **changes: Any) -> tuple[Any, ScriptedModel]:
+    model = ScriptedModel(replies, name="scripted:a")
+    record = repair(Task(repo=repo), config(samples, **changes), models=[model])
+    return record, model
+
+
+def statuses(record: Any) -> list[tuple[int, int | None, str, int]]:
+    return [(a.iteration, a.sample, a.status, a.votes) for a in record.attempts]
+
+
+def test_the_patch_with_most_votes_is_verified_first_and_wins(calc_repo: Path) -> None:
+    record, model = run(calc_repo, [WRONG_REPLY, FIX_REPLY, FIX_WITH_SPACES], samples=3)
+    assert record.status == "verified"
+    assert statuses(record) == [(1, 0, "not_run", 1), (1, 1, "verified", 2), (1, 2, "verified", 2)]
+    # The duplicate shares the verification of the first: one test run for both.
+    assert record.attempts[2].same_as == record.attempts[1].index
+    assert record.attempts[2].sandbox_s == 0.0
+    assert record.best_attempt == record.attempts[1].index
+    # The samples after the first are hotter, each with its own seed.
+    samplings = [r.sampling for r in model.history]
+    assert [s.temperature for s in samplings] == [0.0, 0.6, 0.8]
+    assert len({s.seed for s in samplings[1:]}) == 2
+
+
+def test_a_verified_candidate_beats_a_partial_one(calc_repo: Path) -> None:
+    # The wrong candidate is smaller, so it is tried first; it fails, the fix is tried next.
+    record, _ = run(calc_repo, [SHORT_WRONG_REPLY, FIX_REPLY], samples=2)
+    assert record.status == "verified"
+    assert [a.status for a in record.attempts] == ["tests_failed", "verified"]
+    assert record.diff == record.attempts[1].diff
+
+
+def test_regressions_disqualify_even_the_most_voted(calc_repo: Path) -> None:
+    record, _ = run(calc_repo, [BREAKS_ADD, BREAKS_ADD, FIX_REPLY], samples=3)
+    assert record.status == "verified"
+    broken = record.attempts[0]
+    assert (broken.status, broken.votes) == ("tests_failed", 2)
+    assert broken.failing_tests == ("test_calc.py::test_add",)
+    assert record.attempts[1].failing_tests == ("test_calc.py::test_add",)  # its duplicate
+    assert record.attempts[2].status == "verified"
+
+
+def test_ties_go_to_the_smaller_patch(calc_repo: Path) -> None:
+    record, _ = run(calc_repo, [BIGGER_FIX, FIX_REPLY], samples=2)
+    assert [a.status for a in record.attempts] == ["not_run", "verified"]
+    assert "# the upper bound" not in record.diff
+
+
+def test_when_none_verifies_the_model_sees_the_closest_candidate(calc_repo: Path) -> None:
+    replies = [NOT_A_REPLY, BREAKS_ADD, WRONG_REPLY, FIX_REPLY, FIX_REPLY, FIX_REPLY]
+    record, model = run(calc_repo, replies, samples=3)
+    assert record.status == "verified"
+    first = [a for a in record.attempts if a.iteration == 1]
+    assert [a.status for a in first] == ["parse_error", "tests_failed", "tests_failed"]
+    # BREAKS_ADD passes the target and fails a regression: it is the closest.
+    second_request = model.history[3].messages
+    assert second_request[-2].content == BREAKS_ADD
+    told = second_request[-1].content
+    assert "test_add" in told
+    assert "the closest of 3 candidates; the others: 1 parse error, 1 tests failed" in told
+
+
+def test_one_sample_behaves_as_before(calc_repo: Path) -> None:
+    record, model = run(calc_repo, [WRONG_REPLY, FIX_REPLY], samples=1)
+    assert statuses(record) == [(1, 0, "tests_failed", 1), (2, 0, "verified", 1)]
+    assert len(model.history) == 2
+
+
+def test_replay_reproduces_the_selection(calc_repo: Path) -> None:
+    record, _ = run(calc_repo, [WRONG_REPLY, FIX_REPLY, FIX_WITH_SPACES], samples=3)
+    result = replay_run(RunStore(calc_repo / ".patchloop"), record.id)
+    assert result.same, result.differences
+    assert statuses(result.replay) == statuses(record)
+
+
+def test_patch_key_ignores_trailing_spaces_and_blank_lines_only() -> None:
+    def patch(after: str) -> Patch:
+        return Patch(diff="d", changes=(FileChange(path="a.py", before="x\n", after=after),))
+
+    assert patch_key(patch("a = 1\n\nb = 2\n")) == patch_key(patch("a = 1   \nb = 2\n"))
+    assert patch_key(patch("a = 1\n")) != patch_key(patch("    a = 1\n"))
+    assert Edit  # the seam type stays importable beside the key
