@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ import numpy as np
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from patchloop.models._batch import Sample, decode_samples
 from patchloop.models._prefix_store import MIN_TOKENS, PrefixStore
 from patchloop.models._sampler import SamplerSettings, TokenPicker, first_refused
 
@@ -91,26 +92,38 @@ _PARAMS_LOCK = threading.Lock()
 
 
 @contextmanager
-def _model_params(*, extra_buffers: bool) -> Iterator[None]:
-    """Make the model parameters ``Llama`` asks for carry ``use_extra_bufts``.
+def _model_params(*, extra_buffers: bool, sequences: int) -> Iterator[None]:
+    """Make the parameters ``Llama`` asks for carry ``use_extra_bufts`` (model) and room for
+    ``sequences`` sequences sharing one KV cache (context).
 
-    ``Llama`` takes no such argument; it builds its parameters from
-    ``llama_model_default_params``, so that function is wrapped while the model loads.
+    ``Llama`` takes neither argument; it builds its parameters from
+    ``llama_model_default_params`` and ``llama_context_default_params``, so those functions
+    are wrapped while the model loads.
     """
     module = llama_cpp.llama_cpp
-    original = module.llama_model_default_params
+    model_defaults = module.llama_model_default_params
+    context_defaults = module.llama_context_default_params
 
-    def params() -> Any:
-        value = original()
+    def model_params() -> Any:
+        value = model_defaults()
         value.use_extra_bufts = extra_buffers
         return value
 
+    def context_params() -> Any:
+        value = context_defaults()
+        value.n_seq_max = sequences
+        # One cache for all sequences: a shared prompt's cells belong to every sample.
+        value.kv_unified = True
+        return value
+
     with _PARAMS_LOCK:
-        module.llama_model_default_params = params
+        module.llama_model_default_params = model_params
+        module.llama_context_default_params = context_params
         try:
             yield
         finally:
-            module.llama_model_default_params = original
+            module.llama_model_default_params = model_defaults
+            module.llama_context_default_params = context_defaults
 
 
 @contextmanager
@@ -144,6 +157,21 @@ class _CountingLlama(Llama):  # type: ignore[misc,unused-ignore]  # Any without 
     def forget(self) -> None:
         """Drop the cached prefix: the next prompt is evaluated from its first token."""
         self.reset()  # type: ignore[no-untyped-call,unused-ignore]
+
+
+def _stop_check(stops: Sequence[bytes], watch: _UnitWatch) -> Callable[[bytes], bool]:
+    """A sample's stop rule: a stop string in its recent bytes, or an edit it repeats."""
+    window = max((len(s) for s in stops), default=0)
+    tail = bytearray()
+
+    def check(piece: bytes) -> bool:
+        tail.extend(piece)
+        if any(s in tail for s in stops):
+            return True
+        del tail[: max(0, len(tail) - window)]
+        return watch.feed(piece)
+
+    return check
 
 
 class PrefillTimeout(Exception):
@@ -219,11 +247,15 @@ class Engine:
         seed: int,
         chat_template: str | None,
         extra_buffers: bool = True,
+        max_samples: int = 1,
     ) -> None:
         """Load ``path``. ``extra_buffers`` lets llama.cpp repack weights into its extra
         buffer types (faster kernels); off avoids them, e.g. the AMX buffer that crashes on
         some CPUs (see :func:`patchloop.models._cpu.has_amx`)."""
-        with captured_log() as said, _model_params(extra_buffers=extra_buffers):
+        with (
+            captured_log() as said,
+            _model_params(extra_buffers=extra_buffers, sequences=max_samples),
+        ):
             try:
                 self.llm = _CountingLlama(
                     model_path=str(path),
@@ -236,6 +268,8 @@ class Engine:
             except (ValueError, RuntimeError, OSError) as exc:
                 raise EngineError(f"{exc}: {'; '.join(said)}" if said else str(exc)) from exc
         self.extra_buffers = extra_buffers
+        self.max_samples = max_samples
+        """Samples one request may decode together (sequences of the context)."""
         self.prefix_store: PrefixStore | None = None
         """Where stable prompt prefixes are saved and loaded (see ``_prefix_store``)."""
         self._vocab = self.llm._model.vocab
@@ -395,66 +429,102 @@ class Engine:
         one edit), a reply that closes an edit identical to an earlier one stops there and the
         repeat is cut off: a small model that loops would otherwise run to the token cap.
         """
+        return self.generate_many(
+            prompt,
+            [(temperature, seed)],
+            max_tokens=max_tokens,
+            stop=stop,
+            grammar=grammar,
+            deadline=deadline,
+            unit_end=unit_end,
+            checkpoints=checkpoints,
+        )[0]
+
+    def generate_many(
+        self,
+        prompt: Sequence[int],
+        samples: Sequence[tuple[float, int]],
+        *,
+        max_tokens: int,
+        stop: Sequence[str],
+        grammar: str | None,
+        deadline: float | None = None,
+        unit_end: str | None = None,
+        checkpoints: Sequence[int] = (),
+    ) -> list[Generation]:
+        """One generation per ``(temperature, seed)`` in ``samples``, decoded together after
+        one evaluation of ``prompt`` (see :mod:`patchloop.models._batch`); each as
+        :meth:`generate` describes. The prompt's tokens are counted once, in the first."""
+        if not 1 <= len(samples) <= self.max_samples:
+            raise EngineError(
+                f"{len(samples)} samples asked; this context decodes 1 to {self.max_samples}"
+            )
         llm = self.llm
         before = llm.evaluated
         started = time.perf_counter()
         self._prefill(prompt, deadline, checkpoints)
         prefilled = time.perf_counter()
         evaluated = llm.evaluated - before
-        picker = TokenPicker(
-            self._vocab, SamplerSettings(temperature=temperature, seed=seed), grammar
-        )
-        out: list[int] = []
-        finish = "length"
         stops = [s.encode("utf-8") for s in stop if s]
-        window = max((len(s) for s in stops), default=0)
-        tail = bytearray()
-        units = _UnitWatch(unit_end)
+        watches = [_UnitWatch(unit_end) for _ in samples]
+        decoding = [
+            Sample(
+                picker=TokenPicker(
+                    self._vocab, SamplerSettings(temperature=temperature, seed=seed), grammar
+                ),
+                stop_check=_stop_check(stops, watch),
+            )
+            for (temperature, seed), watch in zip(samples, watches, strict=True)
+        ]
         try:
-            while len(out) < max_tokens:
-                if deadline is not None and time.monotonic() >= deadline:
-                    finish = "timeout"
-                    break
-                token = picker.pick(self._last_logits())
-                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    finish = "stop"
-                    break
-                picker.accept(token)
-                out.append(token)
-                piece = llm.detokenize([token])
-                tail += piece
-                if any(s in tail for s in stops):
-                    finish = "stop"
-                    break
-                del tail[: max(0, len(tail) - window)]
-                if units.feed(piece):
-                    finish = "stop"
-                    break
-                if len(out) < max_tokens:
-                    llm.eval([token])
+            decode_samples(
+                llm,
+                self._vocab,
+                len(prompt),
+                self._last_logits().copy(),
+                decoding,
+                max_tokens=max_tokens,
+                deadline=deadline,
+            )
         finally:
-            picker.close()
-        text = llm.detokenize(out, prev_tokens=list(prompt)).decode("utf-8", errors="ignore")
+            for sample in decoding:
+                sample.picker.close()
+        decoded = time.perf_counter()
+        out = []
+        for k, (sample, watch) in enumerate(zip(decoding, watches, strict=True)):
+            text, finish, kept = self._finish_text(prompt, sample, watch, stop)
+            out.append(
+                Generation(
+                    text=text,
+                    finish_reason=finish,
+                    prompt_tokens=len(prompt),
+                    evaluated_prompt_tokens=evaluated if k == 0 else 0,
+                    completion_tokens=len(sample.tokens),
+                    tokens=tuple(kept or ()),
+                    full_scans=sample.picker.full_scans,
+                    prefill_s=prefilled - started if k == 0 else 0.0,
+                    decode_s=decoded - prefilled,
+                )
+            )
+        return out
+
+    def _finish_text(
+        self, prompt: Sequence[int], sample: Sample, watch: _UnitWatch, stop: Sequence[str]
+    ) -> tuple[str, str, list[int] | None]:
+        """A sample's text, finish reason and the tokens that spell the text exactly."""
+        out = sample.tokens
+        text = self.llm.detokenize(out, prev_tokens=list(prompt)).decode("utf-8", errors="ignore")
+        finish = sample.finish
         kept: list[int] | None = out
         cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
         if cut >= 0:
             text, finish, kept = text[:cut], "stop", None
-        repeat = units.repeat_at(text)
+        repeat = watch.repeat_at(text)
         if repeat is not None:
             text, finish = text[:repeat], "stop"
             if kept is not None:
                 text, kept = self._spelling(out, prompt, text)
-        return Generation(
-            text=text,
-            finish_reason=finish,
-            prompt_tokens=len(prompt),
-            evaluated_prompt_tokens=evaluated,
-            completion_tokens=len(out),
-            tokens=tuple(kept or ()),
-            full_scans=picker.full_scans,
-            prefill_s=prefilled - started,
-            decode_s=time.perf_counter() - prefilled,
-        )
+        return text, finish, kept
 
     def _spelling(
         self, out: list[int], prompt: Sequence[int], text: str

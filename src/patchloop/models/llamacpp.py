@@ -24,13 +24,20 @@ import json
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from patchloop.config import ModelSettings
-from patchloop.domain import Capabilities, Completion, CompletionRequest, OutputContract, Usage
+from patchloop.domain import (
+    Capabilities,
+    Completion,
+    CompletionRequest,
+    OutputContract,
+    Sampling,
+    Usage,
+)
 from patchloop.errors import BadRequest, ContextTooLong, ModelTimeout, ModelUnavailable, UsageError
 from patchloop.models._cpu import has_amx, physical_cores
 from patchloop.models._gbnf import strict_json_grammar
@@ -39,7 +46,7 @@ from patchloop.models._prefix_store import PrefixStore, default_store_dir, model
 from patchloop.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from patchloop.models._llamacpp_engine import Engine
+    from patchloop.models._llamacpp_engine import Engine, Generation
 
 __all__ = ["DEFAULT_MAX_CONTEXT", "LlamaCppModel", "from_spec"]
 
@@ -47,6 +54,8 @@ __all__ = ["DEFAULT_MAX_CONTEXT", "LlamaCppModel", "from_spec"]
 #: the KV cache is allocated up front for the whole context.
 DEFAULT_MAX_CONTEXT = 32_768
 _FALLBACK_CONTEXT = 4096
+#: Samples decoded together in one context (its sequences); more are decoded in rounds.
+MAX_SAMPLES = 16
 _MIN_CONTEXT = 16
 _INSTALL_HINT = (
     "pip install 'patchloop[local]' (llama-cpp-python builds llama.cpp from source, "
@@ -156,6 +165,7 @@ class LlamaCppModel:
                 n_threads=n_threads or physical_cores(),
                 seed=seed,
                 chat_template=chat_template,
+                max_samples=MAX_SAMPLES,
                 extra_buffers=extra_buffers == "on" or (extra_buffers == "auto" and not has_amx()),
             )
         except engine_module.EngineError as exc:
@@ -220,12 +230,23 @@ class LlamaCppModel:
 
     def complete(self, request: CompletionRequest) -> Completion:
         """Generate one reply, constrained by ``request.contract`` when it has one."""
+        return self.complete_many(request, [request.sampling])[0]
+
+    def complete_many(
+        self, request: CompletionRequest, samplings: Sequence[Sampling]
+    ) -> list[Completion]:
+        """One reply per sampling, decoded together after one evaluation of the prompt (the
+        samples share its KV cells). The first reply counts the prompt's tokens as evaluated;
+        the others count all of them as cached."""
         started = time.perf_counter()
         deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
-        limit = request.sampling.max_tokens
+        if not samplings:
+            raise BadRequest("complete_many needs at least one sampling")
+        limit = min(s.max_tokens for s in samplings)
         if limit < 1:
             raise BadRequest(f"max_tokens must be at least 1, got {limit}")
         messages = [m.model_dump() for m in request.messages]
+        outs: list[Generation] = []
         with self._lock:
             try:
                 prompt = self._engine.render(messages)
@@ -244,21 +265,29 @@ class LlamaCppModel:
                 )
             grammar = self._grammar(request.contract)
             self._use_adapter(request.adapter or self.settings.adapter)
-            seed = request.sampling.seed
             if deadline is not None and time.monotonic() >= deadline:
                 raise _timeout(request.timeout_s)
-            try:
-                out = self._engine.generate(
-                    tokens,
-                    max_tokens=min(limit, room),
-                    temperature=max(0.0, request.sampling.temperature),
-                    seed=self._rng.randrange(2**31) if seed is None else seed,
-                    stop=[*request.sampling.stop, self._engine.stop_text],
-                    grammar=grammar,
-                    deadline=deadline,
-                    unit_end=request.contract.unit_end if request.contract else None,
-                    checkpoints=self._checkpoints(request, prompt, tokens),
+            specs = [
+                (
+                    max(0.0, s.temperature),
+                    self._rng.randrange(2**31) if s.seed is None else s.seed,
                 )
+                for s in samplings
+            ]
+            step = self._engine.max_samples
+            stops = [*samplings[0].stop, self._engine.stop_text]
+            try:
+                for at in range(0, len(specs), step):
+                    outs += self._engine.generate_many(
+                        tokens,
+                        specs[at : at + step],
+                        max_tokens=min(limit, room),
+                        stop=stops,
+                        grammar=grammar,
+                        deadline=deadline,
+                        unit_end=request.contract.unit_end if request.contract else None,
+                        checkpoints=self._checkpoints(request, prompt, tokens) if not at else (),
+                    )
             except self._prefill_timeout:
                 raise _timeout(request.timeout_s) from None
             except RuntimeError as exc:  # llama_decode failed; start the next call clean
@@ -266,22 +295,26 @@ class LlamaCppModel:
                 raise ModelUnavailable(
                     f"llama.cpp failed while generating: {exc}", retryable=False
                 ) from exc
-            self._engine.remember(prompt, tokens, out)
-        if out.finish_reason == "timeout":
+            self._engine.remember(prompt, tokens, outs[0])
+        if outs[0].finish_reason == "timeout":
             raise _timeout(request.timeout_s)
-        return Completion(
-            text=out.text,
-            finish_reason=out.finish_reason,
-            usage=Usage(
-                prompt_tokens=out.prompt_tokens,
-                completion_tokens=out.completion_tokens,
-                cached_tokens=max(0, out.prompt_tokens - out.evaluated_prompt_tokens),
-            ),
-            latency_s=time.perf_counter() - started,
-            model=self._model_name,
-            prefill_s=round(out.prefill_s, 4),
-            decode_s=round(out.decode_s, 4),
-        )
+        latency = time.perf_counter() - started
+        return [
+            Completion(
+                text=out.text,
+                finish_reason=out.finish_reason,
+                usage=Usage(
+                    prompt_tokens=out.prompt_tokens,
+                    completion_tokens=out.completion_tokens,
+                    cached_tokens=max(0, out.prompt_tokens - out.evaluated_prompt_tokens),
+                ),
+                latency_s=latency,
+                model=self._model_name,
+                prefill_s=round(out.prefill_s, 4),
+                decode_s=round(out.decode_s, 4),
+            )
+            for out in outs
+        ]
 
     def _checkpoints(self, request: CompletionRequest, prompt: str, tokens: list[int]) -> list[int]:
         """Token counts of ``tokens`` at the request's cache points (none without a store)."""
