@@ -6,7 +6,7 @@ Implementations live in sibling subpackages and are registered by short name
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -17,6 +17,7 @@ from patchloop.domain import (
     CompletionRequest,
     Edit,
     EditScope,
+    Event,
     Hit,
     Limits,
     Location,
@@ -33,6 +34,7 @@ from patchloop.domain import (
 __all__ = [
     "BatchSampler",
     "EditFormat",
+    "EventSink",
     "Fixer",
     "Localizer",
     "Model",
@@ -41,6 +43,9 @@ __all__ = [
     "Sandbox",
     "TestRunner",
 ]
+
+#: What :func:`patchloop.repair` calls with every event of a run (progress, a service's stream).
+EventSink = Callable[[Event], None]
 
 
 class Model(Protocol):

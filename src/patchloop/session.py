@@ -10,7 +10,6 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,7 +52,7 @@ from patchloop.errors import (
     RepeatedEdit,
     UnsafeEdit,
 )
-from patchloop.protocols import EditFormat, Sandbox, TestRunner
+from patchloop.protocols import EditFormat, EventSink, Sandbox, TestRunner
 from patchloop.repo.snapshot import Snapshot, save_snapshot
 from patchloop.repo.text import SourceEncodingError, write_source
 from patchloop.sandbox import get_sandbox, sandbox_kind
@@ -74,11 +73,9 @@ from patchloop.verify.pytest_runner import PytestRunner
 if TYPE_CHECKING:
     from patchloop.localize import CoverageMap
 
-__all__ = ["RunSession", "Verdict"]
+__all__ = ["EventSink", "RunSession", "Verdict"]
 
 log = logging.getLogger("patchloop.session")
-
-EventSink = Callable[[Event], None]
 
 # Which status and feedback kind an error maps to; order matters (subclasses first).
 ERROR_KINDS: tuple[tuple[type[PatchloopError], AttemptStatus, FeedbackKind], ...] = (
