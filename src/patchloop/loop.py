@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from patchloop.config import Config
@@ -49,22 +50,23 @@ def repair(
             update={"tests": tuple(normalize_test_id(t, task.repo) for t in task.tests)}
         )
     chosen = list(models) if models is not None else build_models(config)
-    default_plan(config, [m.name for m in chosen])  # fail on a plan with no tiers before any work
-    snap = snapshot or take_snapshot(locate(task.repo))
-    try:
-        store = RunStore(state_dir or task.repo / config.state_dir)
-        run = RunSession(
-            task, config, snap, store, new_run_id(), on_event=on_event, replay_of=replay_of
-        )
-        return _drive(run, chosen, plan)
-    finally:
-        if snapshot is None:
-            snap.remove()
+    # Whatever way the run ends, what it opened is closed, last opened first.
+    with ExitStack() as opened:
         if models is None:
             for model in chosen:
                 close = getattr(model, "close", None)
                 if callable(close):
-                    close()
+                    opened.callback(close)
+        default_plan(config, [m.name for m in chosen])  # a plan with no tiers fails first
+        snap = snapshot or take_snapshot(locate(task.repo))
+        if snapshot is None:
+            opened.callback(snap.remove)
+        store = RunStore(state_dir or task.repo / config.state_dir)
+        run = RunSession(
+            task, config, snap, store, new_run_id(), on_event=on_event, replay_of=replay_of
+        )
+        opened.callback(run.close)
+        return _drive(run, chosen, plan)
 
 
 def _drive(run: RunSession, models: Sequence[Model], plan: Plan | None) -> RunRecord:

@@ -151,7 +151,12 @@ def localize(run: RunSession) -> list[Location]:
     localizer = FusedLocalizer(
         coverage=run.coverage, retriever=retriever, retrieval_k=run.config.context.retrieval_k
     )
-    found = localizer.localize(run.task, run.baseline_report, run.snapshot.template, k=50)
+    try:
+        found = localizer.localize(run.task, run.baseline_report, run.snapshot.template, k=50)
+    finally:
+        close = getattr(retriever, "close", None)
+        if callable(close):
+            close()  # the index's database connection
     locations = [loc for loc in found if not is_test_path(loc.path)]
     run.spend("localize", time.monotonic() - t0)
     run.emit(

@@ -114,7 +114,11 @@ class EditFormat(Protocol):
 
 
 class Sandbox(Protocol):
-    """Runs commands on throw-away copies of a snapshot, under limits."""
+    """Runs commands on throw-away copies of a snapshot, under limits.
+
+    What a sandbox keeps between runs (warm interpreters, scratch directories) is released by
+    :meth:`close`; whoever made the sandbox closes it.
+    """
 
     name: str
 
@@ -139,6 +143,11 @@ class Sandbox(Protocol):
         plugin); everything else outside ``workdir`` is off limits where the sandbox can
         enforce it. ``pass_fds`` are inherited by the command (the report pipe).
         """
+        ...
+
+    def close(self) -> None:
+        """Stop what the sandbox keeps running (warm interpreters) and remove its scratch
+        directories. Idempotent; a closed sandbox starts afresh if it is used again."""
         ...
 
 

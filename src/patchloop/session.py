@@ -135,7 +135,6 @@ class RunSession:
         self.started = time.monotonic()
         self.deadline = self.started + config.timeout
         self.on_event = on_event
-        self.writer: RunWriter = store.create(run_id)
         self.attempts: list[Attempt] = []
         self.usage = Usage()
         self.timings: dict[str, float] = {}
@@ -150,8 +149,13 @@ class RunSession:
         self.flakes: FlakeReport | None = None
         self._plan: VerificationPlan | None = None
         self._last_checkpoint = 0.0
-        self.writer.write_json("config.json", config.model_dump(mode="json"))
-        save_snapshot(snapshot, self.writer.directory / "snapshot")
+        with ExitStack() as undo:  # a run that cannot start closes what it opened
+            undo.callback(self.sandbox.close)
+            self.writer: RunWriter = store.create(run_id)
+            undo.callback(self.writer.close)
+            self.writer.write_json("config.json", config.model_dump(mode="json"))
+            save_snapshot(snapshot, self.writer.directory / "snapshot")
+            undo.pop_all()
 
     # ------------------------------------------------------------------ events and time
 
@@ -541,6 +545,10 @@ class RunSession:
         self.emit("run.end", stop_reason, status=status, attempts=len(self.attempts))
         self.writer.close()
         return record
+
+    def close(self) -> None:
+        """Release what the run opened: the sandbox's warm interpreters and scratch space."""
+        self.sandbox.close()
 
 
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")

@@ -78,6 +78,7 @@ def localize(
         store_dir = index_dir or index_dir_setting(config.index.dir)
         retriever = open_retriever(where, store_dir=store_dir)
     snapshot = take_snapshot(where) if tests or run_tests else None
+    sandbox = get_sandbox(config.sandbox) if snapshot else None
     try:
         report = localize_repo(
             snapshot.template if snapshot else where.project,
@@ -86,12 +87,14 @@ def localize(
             k=k,
             test_cmd=test_argv(config.tests.cmd),
             retriever=retriever,
-            sandbox=get_sandbox(config.sandbox) if snapshot else None,
+            sandbox=sandbox,
             run_tests=run_tests,
             reranker=reranker,
             python=sys.executable,
         )
     finally:
+        if sandbox is not None:
+            sandbox.close()
         if snapshot is not None:
             snapshot.remove()
         if retriever is not None:

@@ -10,6 +10,7 @@ import re
 import shlex
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -204,13 +205,14 @@ def _evaluate(task: SuiteTask, settings: EvalSettings, scratch: Path, t0: float)
     else:
         judgement = None
         if record.diff:
-            judgement = judge(
-                task,
-                record.diff,
-                sandbox=get_sandbox(config.sandbox),
-                config=config,
-                per_test_timeout=settings.test_timeout,
-            )
+            with closing(get_sandbox(config.sandbox)) as sandbox:
+                judgement = judge(
+                    task,
+                    record.diff,
+                    sandbox=sandbox,
+                    config=config,
+                    per_test_timeout=settings.test_timeout,
+                )
         return result_from_record(
             task,
             record,

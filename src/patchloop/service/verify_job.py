@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -46,26 +47,28 @@ def verify_job(spec: VerifySpec, project: Path, emit: EventSink, started: float)
                 wall_s=round(time.monotonic() - started, 4),
             )
         say("verify.applied", f"diff applies to {len(patch.changes)} file(s)")
-        sandbox = get_sandbox(config.sandbox)
         settings = config.sandbox
-        runner = PytestRunner(
-            sandbox,
-            argv,
-            limits=Limits(
-                wall_s=spec.timeout,
-                cpu_s=settings.cpu_s,
-                memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
-                processes=settings.processes,
-                output_bytes=config.tests.output_bytes,
-            ),
-            per_test_timeout=config.tests.per_test_timeout,
-            python=sys.executable,
-            warm=False,
-            plugin_autoload=config.tests.plugin_autoload,
-            plugins=config.tests.plugins,
-        )
         t0 = time.monotonic()
-        with sandbox.workspace(snap.template) as workspace:
+        with (
+            closing(get_sandbox(config.sandbox)) as sandbox,
+            sandbox.workspace(snap.template) as workspace,
+        ):
+            runner = PytestRunner(
+                sandbox,
+                argv,
+                limits=Limits(
+                    wall_s=spec.timeout,
+                    cpu_s=settings.cpu_s,
+                    memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
+                    processes=settings.processes,
+                    output_bytes=config.tests.output_bytes,
+                ),
+                per_test_timeout=config.tests.per_test_timeout,
+                python=sys.executable,
+                warm=False,
+                plugin_autoload=config.tests.plugin_autoload,
+                plugins=config.tests.plugins,
+            )
             for change in patch.changes:
                 target = workspace / change.path
                 if change.after is None:
