@@ -9,7 +9,7 @@ from pathlib import Path
 
 from patchloop.config import Config
 from patchloop.domain import AttemptStatus, Feedback, Plan, RunRecord, Task
-from patchloop.errors import BadOutput, ModelError, NothingToFix, PatchloopError
+from patchloop.errors import BadOutput, EditError, ModelError, NothingToFix, PatchloopError
 from patchloop.planning import (
     NEEDS_A_FAILING_TEST,
     build_models,
@@ -17,7 +17,7 @@ from patchloop.planning import (
     default_plan,
     issue_context,
 )
-from patchloop.protocols import Model
+from patchloop.protocols import Closeable, Model
 from patchloop.repo.snapshot import Snapshot, locate, take_snapshot
 from patchloop.search import Judged, best_partial, judge, summary_feedback
 from patchloop.session import EventSink, RunSession, classify
@@ -54,9 +54,8 @@ def repair(
     with ExitStack() as opened:
         if models is None:
             for model in chosen:
-                close = getattr(model, "close", None)
-                if callable(close):
-                    opened.callback(close)
+                if isinstance(model, Closeable):
+                    opened.callback(model.close)
         default_plan(config, [m.name for m in chosen])  # a plan with no tiers fails first
         snap = snapshot or take_snapshot(locate(task.repo))
         if snapshot is None:
@@ -114,7 +113,9 @@ def _run_tier(run: RunSession, tier: Tier) -> str:
             return "exhausted"
         except PatchloopError as exc:
             status, kind = classify(exc)
-            told = Feedback(kind=kind, text=getattr(exc, "feedback", str(exc)))
+            told = Feedback(
+                kind=kind, text=exc.feedback if isinstance(exc, EditError) else str(exc)
+            )
             failure = (status, told, type(exc).__name__)
             if isinstance(exc, ModelError) and not isinstance(exc, BadOutput):
                 # A call cut off by the run's deadline ends the run on time, not on the model.

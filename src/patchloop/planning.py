@@ -14,7 +14,7 @@ from patchloop.context.layout import PromptLayout, Turn
 from patchloop.context.select import choose_files
 from patchloop.domain import Location, Plan, TierPlan
 from patchloop.errors import PatchloopError, UsageError
-from patchloop.protocols import Model, Retriever
+from patchloop.protocols import Closeable, ContextWindow, IndexedRetriever, Model, Retriever
 from patchloop.session import RunSession
 from patchloop.tiers import FixerTier, ModelTier, Tier
 from patchloop.verify.feedback import render_failures
@@ -154,9 +154,8 @@ def localize(run: RunSession) -> list[Location]:
     try:
         found = localizer.localize(run.task, run.baseline_report, run.snapshot.template, k=50)
     finally:
-        close = getattr(retriever, "close", None)
-        if callable(close):
-            close()  # the index's database connection
+        if isinstance(retriever, Closeable):
+            retriever.close()  # the index's database connection
     locations = [loc for loc in found if not is_test_path(loc.path)]
     run.spend("localize", time.monotonic() - t0)
     run.emit(
@@ -188,22 +187,18 @@ def issue_context(run: RunSession, k: int = 20) -> list[Location]:
         return []
     from patchloop.localize.issue_report import issue_locations, rank_issue
 
-    make_view = getattr(retriever, "view", None)
     t0 = time.monotonic()
     try:
-        if not callable(make_view):
+        if not isinstance(retriever, IndexedRetriever):
             return []
-        ranking = rank_issue(
-            make_view(), run.task.description, scope=getattr(retriever, "scope", ""), k=k
-        )
+        ranking = rank_issue(retriever.view(), run.task.description, scope=retriever.scope, k=k)
     except PatchloopError as exc:
         run.emit("localize.note", f"no issue ranking: {exc.message}")
         return []
     finally:
         run.spend("localize", time.monotonic() - t0)
-        close = getattr(retriever, "close", None)
-        if callable(close):
-            close()
+        if isinstance(retriever, Closeable):
+            retriever.close()
     locations = [loc for loc in issue_locations(ranking) if not is_test_path(loc.path)]
     run.emit(
         "localize",
@@ -232,8 +227,8 @@ def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> Pro
     # A model that knows its context window (``context_size``, optional on the Model seam)
     # holds prompt and reply in it: the prompt budget leaves room for the reply (at most half
     # the window) and for the chat template's tokens, which count_tokens does not see.
-    window = getattr(model, "context_size", None)
-    if isinstance(window, int) and window > 0:
+    window = model.context_size if isinstance(model, ContextWindow) else None
+    if window is not None and window > 0:
         reply = min(run.config.model.max_output_tokens, window // 2)
         fits = max(1, window - reply - window // 32)
         if fits < settings.max_tokens:

@@ -1,7 +1,9 @@
 """One ``typing.Protocol`` per seam. The repair loop imports these, never a concrete backend.
 
 Implementations live in sibling subpackages and are registered by short name
-(see :mod:`patchloop.registry`).
+(see :mod:`patchloop.registry`). What only some implementations can do is an optional
+capability: a small ``runtime_checkable`` protocol of its own, checked with ``isinstance``
+(never probed with ``hasattr`` or a signature).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from patchloop.domain import (
     Capabilities,
@@ -31,17 +33,27 @@ from patchloop.domain import (
     TestSelection,
 )
 
+if TYPE_CHECKING:
+    from patchloop.localize.codeview import CodeView
+
 __all__ = [
     "BatchSampler",
+    "Closeable",
+    "ContextWindow",
     "EditFormat",
     "EventSink",
     "Fixer",
+    "IndexedRetriever",
     "Localizer",
     "Model",
+    "PassesDescriptors",
     "Retriever",
     "Router",
     "Sandbox",
+    "ScoredRetriever",
     "TestRunner",
+    "WarmRunner",
+    "WarmSandbox",
 ]
 
 #: What :func:`patchloop.repair` calls with every event of a run (progress, a service's stream).
@@ -141,7 +153,8 @@ class Sandbox(Protocol):
 
         ``readable`` and ``writable`` name extra host paths the command needs (the reporting
         plugin); everything else outside ``workdir`` is off limits where the sandbox can
-        enforce it. ``pass_fds`` are inherited by the command (the report pipe).
+        enforce it. ``pass_fds`` are inherited by the command (the report pipe) where the
+        sandbox :class:`PassesDescriptors`.
         """
         ...
 
@@ -182,4 +195,105 @@ class Router(Protocol):
 
     def plan(self, task: Task) -> Plan:
         """Ordered tiers with budgets."""
+        ...
+
+
+# ---------------------------------------------------------------------------- capabilities
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """Optional for models and retrievers: something to release when done with it (an HTTP
+    client, an embedded engine, the index's database connection). Whoever built the object
+    closes it; :func:`patchloop.repair` closes the models it built."""
+
+    def close(self) -> None:
+        """Release what the object holds; idempotent."""
+        ...
+
+
+@runtime_checkable
+class ContextWindow(Protocol):
+    """Optional for models: the context window that the prompt and the reply share. The
+    prompt budget of a model that has one leaves room for the reply in it."""
+
+    @property
+    def context_size(self) -> int | None:
+        """Tokens the context holds, or ``None`` when the server does not say."""
+        ...
+
+
+@runtime_checkable
+class ScoredRetriever(Protocol):
+    """Optional for retrievers: each hit with its raw score per signal, for fusion."""
+
+    def search_scored(
+        self, query: str, k: int = 10, ref: str | None = None
+    ) -> list[tuple[Hit, dict[str, float]]]:
+        """Like :meth:`Retriever.search`, with ``{signal: score}`` for every hit."""
+        ...
+
+
+@runtime_checkable
+class IndexedRetriever(Protocol):
+    """Optional for retrievers: a view of the code index for the issue ranking (definitions,
+    files and their terms), and the project directory the hits are relative to."""
+
+    @property
+    def scope(self) -> str:
+        """The project's directory within the repository (``""`` at the root)."""
+        ...
+
+    def view(self) -> CodeView:
+        """Reads over the indexed ref for :func:`patchloop.localize.issue_report.rank_issue`."""
+        ...
+
+
+@runtime_checkable
+class PassesDescriptors(Protocol):
+    """Optional for sandboxes: ``run`` hands ``pass_fds`` to the command at the same numbers
+    (a process on this machine can inherit them; one on another machine cannot). The test
+    runner reads its report through a pipe from such a sandbox, else through a file."""
+
+    @property
+    def passes_descriptors(self) -> bool:
+        """Whether the command inherits ``pass_fds``."""
+        ...
+
+
+class WarmRunner(Protocol):
+    """Runs ``python ARGS`` on a warm interpreter (see :class:`WarmSandbox`)."""
+
+    def accepts(self, workdir: Path) -> bool:
+        """Whether runs in ``workdir`` can be served warm."""
+        ...
+
+    def run(
+        self,
+        args: Sequence[str],
+        workdir: Path,
+        *,
+        limits: Limits,
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> ProcessResult:
+        """Run ``python ARGS`` in ``workdir``."""
+        ...
+
+
+@runtime_checkable
+class WarmSandbox(Protocol):
+    """Optional for sandboxes: interpreters that already imported the test framework, each
+    run a fork of one instead of a fresh start."""
+
+    def warm_python(
+        self,
+        python: str,
+        preload: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        readable: Sequence[Path] = (),
+    ) -> WarmRunner | None:
+        """A fork server of ``python`` that imported ``preload`` (kept and reused per
+        arguments), or ``None`` when none can be started."""
         ...

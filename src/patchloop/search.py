@@ -112,7 +112,7 @@ def judge(
 
 def _failed(proposal: Proposal, exc: PatchloopError) -> Judged:
     status, kind = classify(exc)
-    text = getattr(exc, "feedback", None) or str(exc)
+    text = (exc.feedback if isinstance(exc, EditError) else None) or str(exc)
     return Judged(
         proposal=proposal,
         status=status,

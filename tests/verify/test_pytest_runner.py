@@ -146,7 +146,7 @@ class SpySandbox(LocalSandbox):
 
 
 class NoFdSandbox:
-    """A sandbox with only the protocol's ``run`` parameters: it cannot pass descriptors."""
+    """A sandbox that does not declare :class:`PassesDescriptors`: no ``pass_fds`` for ``run``."""
 
     name = "nofd"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from patchloop.eval import (
     render_summary,
     run_suite,
 )
+from patchloop.protocols import Closeable
 
 __all__ = ["eval_suite"]
 
@@ -31,9 +31,8 @@ def _prepare(config: Config) -> Config:
     """Fail before any task on what would fail every task; resolve the sandbox once."""
     if config.fixers.enabled:
         try:
-            get_fixer = getattr(importlib.import_module("patchloop.fixers"), "get_fixer", None)
-            if get_fixer is None:
-                raise ImportError("patchloop.fixers has no get_fixer")
+            from patchloop.fixers import get_fixer
+
             get_fixer("default")
         except ImportError as exc:
             raise UsageError(
@@ -44,9 +43,8 @@ def _prepare(config: Config) -> Config:
         from patchloop.planning import build_models
 
         for model in build_models(config):
-            close = getattr(model, "close", None)
-            if callable(close):
-                close()
+            if isinstance(model, Closeable):
+                model.close()
     if config.sandbox.kind == "auto":
         from patchloop.sandbox import sandbox_kind
 

@@ -17,7 +17,7 @@ from patchloop.localize.mentions import mention_locations
 from patchloop.localize.sbfl import ochiai
 from patchloop.localize.spectrum import CoverageMap, collect_coverage
 from patchloop.localize.symbols import SymbolIndex
-from patchloop.protocols import Retriever, Sandbox
+from patchloop.protocols import IndexedRetriever, Retriever, Sandbox, ScoredRetriever
 
 __all__ = [
     "FusedLocalizer",
@@ -199,12 +199,13 @@ class FusedLocalizer:
     def _issue_signal(self, task: Task, result: Signals) -> None:
         from patchloop.localize.issue_report import issue_locations, rank_issue
 
-        view = getattr(self.retriever, "view", None)
-        if not callable(view):
+        retriever = self.retriever
+        if not isinstance(retriever, IndexedRetriever):
             return
-        scope = str(getattr(self.retriever, "scope", "") or "")
         try:
-            ranking = rank_issue(view(), task.description, scope=scope, k=self.retrieval_k)
+            ranking = rank_issue(
+                retriever.view(), task.description, scope=retriever.scope, k=self.retrieval_k
+            )
         except PatchloopError as exc:
             result.notes.append(f"issue ranking unavailable: {exc}")
             return
@@ -240,9 +241,8 @@ def relocalize(previous: Sequence[Location], failure: TestReport, root: Path) ->
 
 def _search(retriever: Retriever, query: str, k: int) -> list[tuple[Hit, Mapping[str, float]]]:
     """Hits with their raw per-signal scores where the retriever reports them."""
-    scored = getattr(retriever, "search_scored", None)
-    if callable(scored):
-        return list(scored(query, k))
+    if isinstance(retriever, ScoredRetriever):
+        return list(retriever.search_scored(query, k))
     return [(hit, {}) for hit in retriever.search(query, k)]
 
 

@@ -21,7 +21,7 @@ from patchloop.localize.localizers import (
 )
 from patchloop.localize.rerank import ModelReranker
 from patchloop.localize.spectrum import CoverageMap, collect_coverage
-from patchloop.protocols import Retriever, Sandbox
+from patchloop.protocols import IndexedRetriever, Retriever, Sandbox
 
 __all__ = [
     "LocalizationReport",
@@ -188,9 +188,9 @@ def localize_repo(
     """
     if not root.is_dir():
         raise RepositoryError(f"{root} is not a directory", hint="pass the project directory")
-    if view is None and retriever is not None and task:
-        view = _view_of(retriever)
-        scope = scope or str(getattr(retriever, "scope", "") or "")
+    if view is None and isinstance(retriever, IndexedRetriever) and task:
+        view = retriever.view()
+        scope = scope or retriever.scope
     wants_tests = bool(tests) or run_tests
     if coverage is None:
         coverage = wants_tests
@@ -297,14 +297,6 @@ def _rank(
     return report.model_copy(update=update)
 
 
-def _view_of(retriever: Retriever) -> CodeView | None:
-    make = getattr(retriever, "view", None)
-    if not callable(make):
-        return None
-    view: CodeView = make()
-    return view
-
-
 def _uncollected_files(report: TestReport) -> set[str]:
     """Test files whose collection failed (an error reported for the file as a whole)."""
     return {o.nodeid for o in report.outcomes if "::" not in o.nodeid and o.outcome == "error"}
@@ -329,7 +321,7 @@ def _run_tests(
                 sandbox, workspace, test_cmd, files, limits=limits, python=python or sys.executable
             )
     except (PatchloopError, OSError) as exc:
-        first = str(getattr(exc, "message", None) or exc).split("\n")[0]
+        first = (exc.message if isinstance(exc, PatchloopError) else str(exc)).split("\n")[0]
         notes.append(f"tests not run: {first}; ranked from the text alone")
         return None
 

@@ -101,6 +101,7 @@ class BwrapSandbox:
     """
 
     name = "bwrap"
+    passes_descriptors = True
 
     def __init__(
         self,

@@ -53,6 +53,7 @@ class LocalSandbox:
     """
 
     name = "local"
+    passes_descriptors = True
 
     def __init__(self, *, tmp_root: Path | None = None) -> None:
         self.tmp_root = tmp_root

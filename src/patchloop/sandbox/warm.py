@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from patchloop.domain import Limits, ProcessResult
+from patchloop.protocols import WarmRunner
 from patchloop.sandbox._capture import HeadTail
 from patchloop.sandbox._fs import remove_tree
 from patchloop.sandbox._limits import rlimit_table
@@ -44,26 +45,6 @@ BACKSTOP_S = 5.0
 DRAIN_S = 0.5
 _READ = 65536
 _ids = itertools.count(1)
-
-
-class WarmRunner(Protocol):
-    """What a sandbox hands out for warm runs (see :meth:`WarmPython.run`)."""
-
-    def accepts(self, workdir: Path) -> bool:
-        """Whether runs in ``workdir`` can be served warm."""
-        ...
-
-    def run(
-        self,
-        args: Sequence[str],
-        workdir: Path,
-        *,
-        limits: Limits,
-        env: Mapping[str, str] | None = None,
-        pass_fds: Sequence[int] = (),
-    ) -> ProcessResult:
-        """Run ``python ARGS`` in ``workdir``."""
-        ...
 
 
 class Owned:

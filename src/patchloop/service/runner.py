@@ -60,10 +60,15 @@ def run_job(
         # The record of a run that ended on an error (or a cancel) is on disk: keep it.
         record = _record_after_error(settings, job_id, seen.get("run_id"))
         stopped = isinstance(exc, KeyboardInterrupt)
+        error, hint = (
+            (exc.message, exc.hint)
+            if isinstance(exc, PatchloopError)
+            else ("the run was stopped", None)
+        )
         return JobResult(
             verdict="error",
-            error="the run was stopped" if stopped else str(getattr(exc, "message", exc)),
-            hint=getattr(exc, "hint", None),
+            error=error,
+            hint=hint,
             error_kind="Cancelled" if stopped else type(exc).__name__,
             infra=isinstance(exc, SandboxError),
             record=record,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patchloop.domain import RunRecord, Usage
 from patchloop.index.stats import IndexStats
-from patchloop.service.jobs import Job, JobKind, JobStatus, TestVerdict
+from patchloop.service.jobs import Job, JobKind, JobStatus, RepairSpec, TestVerdict
 
 __all__ = [
     "Accepted",
@@ -250,7 +250,7 @@ def run_view(job: Job) -> RunView:
     started = job.first_started_at
     return RunView(
         **run_summary(job).model_dump(),
-        task=getattr(job.spec, "task", ""),
+        task=job.spec.task if isinstance(job.spec, RepairSpec) else "",
         started_at=started,
         queue_wait_s=round(started - job.created_at, 4) if started is not None else None,
         time_to_verdict_s=(

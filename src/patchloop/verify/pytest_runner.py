@@ -18,7 +18,6 @@ cold; nothing else is.
 from __future__ import annotations
 
 import atexit
-import inspect
 import logging
 import os
 import shlex
@@ -30,9 +29,8 @@ from pathlib import Path
 
 from patchloop.domain import Limits, ProcessResult, TestReport, TestSelection
 from patchloop.errors import UsageError
-from patchloop.protocols import Sandbox
+from patchloop.protocols import PassesDescriptors, Sandbox, WarmRunner, WarmSandbox
 from patchloop.sandbox import make_temp_dir, read_untrusted, remove_tree
-from patchloop.sandbox.warm import WarmRunner
 from patchloop.verify._report import build_report
 
 __all__ = [
@@ -113,13 +111,6 @@ class _Channel:
         return bytes(self._data)
 
 
-def _accepts_fds(sandbox: Sandbox) -> bool:
-    try:
-        return "pass_fds" in inspect.signature(sandbox.run).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class PytestRunner:
     """A :class:`~patchloop.protocols.TestRunner` for pytest.
 
@@ -161,7 +152,7 @@ class PytestRunner:
         self.plugin_autoload = plugin_autoload
         self.plugins = tuple(plugins)
         self.retries = max(retries, 0)
-        self._fds = _accepts_fds(sandbox)
+        self._fds = isinstance(sandbox, PassesDescriptors) and sandbox.passes_descriptors
 
     def options(self, workspace: Path, selection: TestSelection) -> list[str]:
         """What the runner appends to the test command for ``selection``."""
@@ -202,7 +193,7 @@ class PytestRunner:
             and self.cmd[0] == self.python
             and self.cmd[1:3] == ("-m", "pytest")
             and self._fds
-            and callable(getattr(self.sandbox, "warm_python", None))
+            and isinstance(self.sandbox, WarmSandbox)
         )
 
     def run(self, workspace: Path, selection: TestSelection) -> TestReport:
@@ -261,13 +252,11 @@ class PytestRunner:
 
     def _server(self, plugin: Path) -> WarmRunner | None:
         preload = f"{PLUGIN_MODULE}:{'warm' if self.plugin_autoload else 'warm_core'}"
-        factory = getattr(self.sandbox, "warm_python", None)
-        if factory is None:
+        if not isinstance(self.sandbox, WarmSandbox):
             return None
-        server: WarmRunner | None = factory(
+        return self.sandbox.warm_python(
             self.python, [preload], env={"PYTHONPATH": str(plugin)}, readable=(plugin,)
         )
-        return server
 
     def _run_with_file(
         self, workspace: Path, selection: TestSelection, env: dict[str, str], plugin: Path
