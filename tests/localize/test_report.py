@@ -181,3 +181,28 @@ def test_a_suite_that_cannot_be_collected_is_a_note(tmp_path: Path, sandbox):
         retriever.close()
     assert (top := report.functions[0]).symbol == "mean", top
     assert any("not run" in note or "collected" in note for note in report.notes), report.notes
+
+
+def test_a_sandbox_made_for_the_tests_is_closed_after_them(stats_repo, monkeypatch):
+    from patchloop.localize import report as module
+    from patchloop.sandbox.local import LocalSandbox
+
+    made: list[LocalSandbox] = []
+    closed: list[LocalSandbox] = []
+
+    class Recording(LocalSandbox):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+        def close(self) -> None:
+            closed.append(self)
+            super().close()
+
+    monkeypatch.setattr(module, "_default_sandbox", Recording)
+    report = localize_repo(
+        stats_repo, tests=["test_stats.py::test_mean"], k=5, limits=Limits(wall_s=120)
+    )
+    assert report.failing == ("test_stats.py::test_mean",)
+    assert len(made) == 1
+    assert closed == made

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -314,12 +315,19 @@ def _run_tests(
 ) -> CoverageMap | None:
     """The coverage run of ``tests``' files; ``None`` with a note when it cannot run."""
     try:
-        sandbox = sandbox or _default_sandbox()
-        with sandbox.workspace(root) as workspace:
-            files = list(dict.fromkeys(t.partition("::")[0] for t in tests))
-            return collect_coverage(
-                sandbox, workspace, test_cmd, files, limits=limits, python=python or sys.executable
-            )
+        with ExitStack() as made:
+            if sandbox is None:  # made here, closed here
+                sandbox = made.enter_context(closing(_default_sandbox()))
+            with sandbox.workspace(root) as workspace:
+                files = list(dict.fromkeys(t.partition("::")[0] for t in tests))
+                return collect_coverage(
+                    sandbox,
+                    workspace,
+                    test_cmd,
+                    files,
+                    limits=limits,
+                    python=python or sys.executable,
+                )
     except (PatchloopError, OSError) as exc:
         first = (exc.message if isinstance(exc, PatchloopError) else str(exc)).split("\n")[0]
         notes.append(f"tests not run: {first}; ranked from the text alone")
