@@ -36,6 +36,7 @@ from patchloop.domain import (
     Usage,
 )
 from patchloop.edits import get_format
+from patchloop.edits.apply import write_patch
 from patchloop.edits.syntax import check_syntax
 from patchloop.errors import (
     ApplyError,
@@ -54,7 +55,6 @@ from patchloop.errors import (
 )
 from patchloop.protocols import EditFormat, EventSink, Sandbox, TestRunner
 from patchloop.repo.snapshot import Snapshot, save_snapshot
-from patchloop.repo.text import SourceEncodingError, write_source
 from patchloop.sandbox import get_sandbox, sandbox_kind
 from patchloop.store import RunStore, RunWriter
 from patchloop.store.redact import remember_specs, scrub
@@ -390,7 +390,7 @@ class RunSession:
                         workspace = stack.enter_context(
                             self.sandbox.workspace(self.snapshot.template)
                         )
-                        _write_patch(workspace, patch)
+                        write_patch(workspace, patch)
                     selection = TestSelection(nodeids=stage.run, fail_fast=fail_fast)
                     report = runner.run(workspace, selection)
                     verdict.reports.append(report)
@@ -573,23 +573,6 @@ def _check_importable(report: TestReport, targets: tuple[str, ...], root: Path) 
         hint="check --test-cmd (it runs from the project directory), install the project's "
         "dependencies, or set PYTHONPATH in the test command",
     )
-
-
-def _write_patch(workspace: Path, patch: Patch) -> None:
-    for change in patch.changes:
-        target = workspace / change.path
-        if change.after is None:
-            target.unlink(missing_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # Line endings as they are, in the encoding the file declares (PEP 263).
-            write_source(target, change.after)
-        except SourceEncodingError as exc:
-            raise ApplyError(
-                str(exc),
-                feedback=f"{exc} Keep {change.path} to characters its encoding can hold.",
-            ) from exc
 
 
 def classify(exc: PatchloopError) -> tuple[AttemptStatus, FeedbackKind]:

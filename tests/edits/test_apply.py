@@ -408,3 +408,35 @@ def test_diff_of_many_files_passes_git_apply_check(repo: Path) -> None:
     assert patch.paths == ("README.md", "docs/usage.md", "notes.txt", "shop/cart.py")
     result = git_apply_check(repo, patch.diff)
     assert result.returncode == 0, result.stderr
+
+
+LATIN = '# -*- coding: latin-1 -*-\nNAME = "café"\n\n\ndef greet():\n    return "hello " + NAME\n'
+
+
+def test_a_file_in_its_declared_encoding_is_edited_and_written_in_it(tmp_path: Path) -> None:
+    write(tmp_path, "greet.py", LATIN.encode("latin-1"))
+    edit = Edit(
+        path="greet.py",
+        search='    return "hello " + NAME\n',
+        replace='    return "¡hola " + NAME\n',
+    )
+    patch = apply_edits(tmp_path, [edit])
+    assert patch.changes[0].before == LATIN
+    assert '+    return "¡hola " + NAME' in patch.diff
+    apply_edits(tmp_path, [edit], dry_run=False)
+    expected = LATIN.replace('"hello "', '"¡hola "')
+    assert (tmp_path / "greet.py").read_bytes() == expected.encode("latin-1")
+
+
+def test_text_the_declared_encoding_cannot_hold_writes_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "greet.py", LATIN.encode("latin-1"))
+    write(tmp_path, "other.py", b"X = 1\n")
+    edits = [
+        Edit(path="other.py", search="X = 1\n", replace="X = 2\n"),
+        Edit(path="greet.py", search='NAME = "café"\n', replace='NAME = "€uro"\n'),
+    ]
+    with pytest.raises(ApplyError, match="cannot hold") as info:
+        apply_edits(tmp_path, edits, dry_run=False)
+    assert "Keep greet.py to characters its encoding can hold" in info.value.feedback
+    assert (tmp_path / "greet.py").read_bytes() == LATIN.encode("latin-1")
+    assert (tmp_path / "other.py").read_bytes() == b"X = 1\n"

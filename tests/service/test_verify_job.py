@@ -53,3 +53,32 @@ def test_the_sandbox_is_closed_after_the_tests(
     assert result.verdict == "passed", result
     assert len(made) == 1
     assert closed == made
+
+
+def test_a_diff_to_a_file_in_its_declared_encoding_is_written_in_it(
+    repo_factory: Any,
+) -> None:
+    latin = '# -*- coding: latin-1 -*-\nSIGN = "°"\n'
+    repo = repo_factory("latin", {"pytest.ini": "[pytest]\n", "test_sign.py": TEST_SIGN})
+    (repo / "sign.py").write_bytes(latin.encode("latin-1"))
+    diff = """\
+--- a/sign.py
++++ b/sign.py
+@@ -1,2 +1,2 @@
+ # -*- coding: latin-1 -*-
+-SIGN = "°"
++SIGN = "µ"
+"""
+    spec = VerifySpec(repo=RepoSource(path=str(repo)), diff=diff, timeout=60)
+    result = verify_job(spec, repo, lambda event: None, time.monotonic())
+    assert result.verdict == "passed", result
+    assert [t.outcome for t in result.tests] == ["passed"]
+
+
+TEST_SIGN = """\
+from pathlib import Path
+
+
+def test_the_file_is_latin1():
+    assert Path("sign.py").read_bytes().endswith('SIGN = "µ"\\n'.encode("latin-1"))
+"""

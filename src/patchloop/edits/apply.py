@@ -2,7 +2,7 @@
 
 Every edit is checked (path safety, match) before anything is written, so a rejected set of
 edits leaves the tree untouched. Files keep their line endings (CRLF stays CRLF), a UTF-8 byte
-order mark, and a missing final newline.
+order mark, a missing final newline, and a Python file's declared encoding (PEP 263).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from patchloop.edits.diff import make_patch
 from patchloop.edits.matching import find_match
 from patchloop.edits.paths import resolve_path
 from patchloop.errors import ApplyError
+from patchloop.repo.text import SourceEncodingError, decode_source, encode_source
 
-__all__ = ["Workspace", "apply_edits"]
+__all__ = ["Workspace", "apply_edits", "write_patch"]
 
 _BOM = "\ufeff"
 
@@ -74,10 +75,10 @@ def _load(rel: str, path: Path) -> _File:
     except OSError as exc:
         raise ApplyError(f"cannot read {rel}: {exc.strerror}") from exc
     try:
-        original = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
+        original = decode_source(rel, data)
+    except SourceEncodingError as exc:
         raise ApplyError(
-            f"{rel} is not UTF-8 text",
+            f"{rel} is not UTF-8 text, nor text in an encoding it declares",
             feedback=(
                 f"{rel} is not UTF-8 text (binary, or another encoding), so it cannot be "
                 "edited here. Leave it unchanged."
@@ -208,19 +209,48 @@ class Workspace:
         ]
 
     def write(self) -> None:
-        """Write every changed file (creating parent directories), delete deleted ones."""
+        """Write every changed file (creating parent directories), delete deleted ones.
+
+        Every file is encoded first, so text its declared encoding cannot hold writes nothing.
+        """
+        planned: list[tuple[_File, bytes | None]] = []
         for f in self._files.values():
             after = f.text()
             if after == f.original:
                 continue
+            planned.append((f, None if after is None else _encode(f.rel, after)))
+        for f, data in planned:
             try:
-                if after is None:
+                if data is None:
                     f.path.unlink()
                 else:
                     f.path.parent.mkdir(parents=True, exist_ok=True)
-                    f.path.write_bytes(after.encode("utf-8"))
+                    f.path.write_bytes(data)
             except OSError as exc:
                 raise ApplyError(f"cannot write {f.rel}: {exc.strerror}") from exc
+
+
+def _encode(rel: str, text: str) -> bytes:
+    try:
+        return encode_source(rel, text)
+    except SourceEncodingError as exc:
+        raise ApplyError(
+            str(exc), feedback=f"{exc}. Keep {rel} to characters its encoding can hold."
+        ) from exc
+
+
+def write_patch(root: Path, patch: Patch) -> None:
+    """Write the files of ``patch`` as they are after it into the tree at ``root`` (a copy of
+    the tree it was made against): line endings as they are, each file in the encoding it
+    declares; deleted files are removed."""
+    for change in patch.changes:
+        target = root / change.path
+        if change.after is None:
+            target.unlink(missing_ok=True)
+            continue
+        data = _encode(change.path, change.after)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 def apply_edits(

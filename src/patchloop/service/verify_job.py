@@ -21,6 +21,7 @@ __all__ = ["verify_job"]
 def verify_job(spec: VerifySpec, project: Path, emit: EventSink, started: float) -> JobResult:
     """Apply ``spec.diff`` to a snapshot of ``project`` and run the selected tests."""
     from patchloop.edits import apply_diff
+    from patchloop.edits.apply import write_patch
     from patchloop.repo.snapshot import take_snapshot
     from patchloop.sandbox import get_sandbox
     from patchloop.verify import PytestRunner
@@ -69,14 +70,7 @@ def verify_job(spec: VerifySpec, project: Path, emit: EventSink, started: float)
                 plugin_autoload=config.tests.plugin_autoload,
                 plugins=config.tests.plugins,
             )
-            for change in patch.changes:
-                target = workspace / change.path
-                if change.after is None:
-                    target.unlink(missing_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("w", encoding="utf-8", newline="") as fh:
-                    fh.write(change.after)
+            write_patch(workspace, patch)
             say("verify.tests", f"running {len(spec.tests) or 'all'} test(s)")
             report = runner.run(workspace, TestSelection(nodeids=spec.tests))
         sandbox_s = time.monotonic() - t0
