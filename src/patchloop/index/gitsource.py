@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchloop.errors import RepositoryError
-from patchloop.repo.git import git, git_bytes
+from patchloop.repo.git import GIT_TIMEOUT_S, git, git_bytes
 
 __all__ = [
     "WORKTREE",
@@ -166,8 +164,11 @@ def _ls_files_staged(root: Path) -> Iterator[SourceFile]:
         yield SourceFile(path, blob, -1)
 
 
-def read_blobs(root: Path, files: Iterable[SourceFile]) -> Iterator[tuple[SourceFile, bytes]]:
-    """Bytes of ``files``: from disk when ``on_disk``, else one ``git cat-file --batch``."""
+def read_blobs(
+    root: Path, files: Iterable[SourceFile], *, timeout: float = GIT_TIMEOUT_S
+) -> Iterator[tuple[SourceFile, bytes]]:
+    """Bytes of ``files``: from disk when ``on_disk``, else one ``git cat-file --batch``
+    (killed with what it started after ``timeout`` seconds: a ``RepositoryError``)."""
     from_git: list[SourceFile] = []
     for f in files:
         if f.on_disk:
@@ -181,17 +182,11 @@ def read_blobs(root: Path, files: Iterable[SourceFile]) -> Iterator[tuple[Source
         return
     request = "".join(f"{f.blob}\n" for f in from_git).encode()
     try:
-        proc = subprocess.run(
-            ["git", "cat-file", "--batch"],
-            cwd=root,
-            input=request,
-            capture_output=True,
-            check=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise RepositoryError(f"cannot read objects of {root}: {exc}") from exc
-    out = proc.stdout
+        out = git_bytes(["cat-file", "--batch"], root, input=request, timeout=timeout)
+    except RepositoryError as exc:
+        raise RepositoryError(
+            f"cannot read objects of {root}: {exc.message}", hint=exc.hint
+        ) from exc
     pos = 0
     for f in from_git:
         eol = out.index(b"\n", pos)

@@ -16,12 +16,55 @@ from pathlib import Path
 
 from patchloop.errors import RepositoryError
 
-__all__ = ["GIT_TIMEOUT_S", "git", "git_bytes", "git_ok"]
+__all__ = ["GIT_TIMEOUT_S", "git", "git_bytes", "git_ok", "run_git"]
 
 #: Seconds one git command may take.
 GIT_TIMEOUT_S = 300.0
 #: Never wait for a person to type a password or accept a host key.
 _NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+
+
+def run_git(
+    args: Sequence[str],
+    cwd: Path | None,
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes] | None:
+    """Run ``git ARGS`` in ``cwd`` with exactly ``env``; ``None`` when it ran past ``timeout``
+    seconds, in which case it was killed with every process it started.
+
+    The command gets a process group of its own: a child left behind (ssh, a credential
+    helper, a hook) would hold the output pipes open, and the wait would never end.
+    """
+    try:
+        proc = subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise RepositoryError("git is not installed", hint="install git and retry") from exc
+    except NotADirectoryError as exc:
+        raise RepositoryError(f"{cwd} is not a directory") from exc
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def git_bytes(
@@ -34,42 +77,18 @@ def git_bytes(
 ) -> bytes:
     """Run ``git ARGS`` in ``cwd`` and return stdout; raise ``RepositoryError`` on failure,
     including a command that runs longer than ``timeout`` seconds (it is killed)."""
-    try:
-        # Its own process group: on timeout every process git started goes too (one left
-        # behind would hold the output pipes open, and the wait would never end).
-        proc = subprocess.Popen(
-            ["git", *args],
-            cwd=cwd,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**(os.environ if env is None else env), **_NO_PROMPTS},
-            start_new_session=True,
-        )
-    except FileNotFoundError as exc:
-        raise RepositoryError("git is not installed", hint="install git and retry") from exc
-    except NotADirectoryError as exc:
-        raise RepositoryError(f"{cwd} is not a directory") from exc
-    try:
-        stdout, stderr = proc.communicate(input, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    base = os.environ if env is None else env
+    proc = run_git(args, cwd, env={**base, **_NO_PROMPTS}, timeout=timeout, input=input)
+    if proc is None:
         raise RepositoryError(
             f"git {' '.join(args[:2])} did not finish within {timeout:g}s in {cwd}",
             hint="check the repository (a lock held by another git, a slow file system)",
-        ) from exc
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
+        )
     if proc.returncode != 0:
-        message = stderr.decode("utf-8", "replace").strip().splitlines()
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         first = message[-1] if message else f"exit status {proc.returncode}"
         raise RepositoryError(f"git {' '.join(args[:2])} failed in {cwd}: {first}")
-    return stdout
+    return proc.stdout
 
 
 def git(

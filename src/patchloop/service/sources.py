@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from patchloop.errors import RepositoryError
+from patchloop.repo.git import run_git
 from patchloop.repo.snapshot import locate
 from patchloop.service.jobs import RepoSource
 
@@ -45,25 +45,16 @@ def _git_argv(schemes: Sequence[str], *args: str) -> list[str]:
 
 
 def _run_git(argv: list[str], *, timeout: float, cwd: Path | None = None) -> str:
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=_git_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
+    # Past the time limit git is killed with what it started (ssh, a remote helper).
+    proc = run_git(argv[1:], cwd, env=_git_env(), timeout=timeout)
+    if proc is None:
         raise RepositoryError(
             f"git did not answer within {timeout:g}s", hint="check the URL and the network"
-        ) from exc
+        )
     if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise RepositoryError(lines[-1] if lines else f"git exited with {proc.returncode}")
-    return proc.stdout
+    return proc.stdout.decode("utf-8", "replace")
 
 
 def _check_path(raw: str, roots: Sequence[Path], what: str) -> Path:
