@@ -101,9 +101,9 @@ def patch_from_diff(where: Located, diff: str, *, at: str | None = None) -> Patc
     """The patch ``diff`` (a recorded, verified diff) makes to the project's files as they are
     in the working tree, or (``at``) in that commit.
 
-    The files the diff touches are read in their declared encodings and handed to the edit
-    engine as UTF-8, so that a file declared ``latin-1`` is patched like any other. Raises
-    ``RepositoryError`` when the diff does not apply.
+    The files the diff touches are copied for the edit engine in the encodings they declare
+    (which it reads them in), so that a file declared ``latin-1`` is patched like any other.
+    Raises ``RepositoryError`` when the diff does not apply.
     """
     from patchloop.edits import apply_diff, resolve_path
     from patchloop.edits.udiff_parse import parse_unified_diff
@@ -124,7 +124,7 @@ def patch_from_diff(where: Located, diff: str, *, at: str | None = None) -> Patc
                     continue
                 target = view / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(text.encode("utf-8", "surrogatepass"))
+                target.write_bytes(encode_source(rel, text))
         try:
             return apply_diff(view, diff, dry_run=True)
         except EditError as exc:
