@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--suite", action="append", choices=sorted(SUITES), required=True)
     parser.add_argument("--mode", choices=["alone", "cascade"], default="alone")
     parser.add_argument("--constrain", choices=["on", "off"], default="on")
-    parser.add_argument("--edit-format", default="search-replace")
+    parser.add_argument("--edit-format", default="auto")
     parser.add_argument("--max-iterations", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--workers", type=int, default=1)

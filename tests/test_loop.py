@@ -296,9 +296,11 @@ def test_a_repeated_reply_is_not_run_again_and_the_next_request_is_hotter(
     told = model.history[2].messages[-1].content
     assert "same edits as your attempt 1" in told
     assert "test_clamp_high" in told
+    # Greedy first, the retry temperature after, hotter again after the repeat.
     temperatures = [r.sampling.temperature for r in model.history]
-    assert temperatures[0] == temperatures[1] == 0.0
-    assert temperatures[2] > 0.0
+    assert temperatures[0] == 0.0
+    assert temperatures[1] == Config().search.retry_temperature
+    assert temperatures[2] > temperatures[1]
     assert model.history[2].sampling.seed is not None
 
 

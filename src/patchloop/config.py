@@ -240,6 +240,9 @@ class SearchSettings(Section):
         default=(0.6, 0.8, 1.0), min_length=1
     )
     """Temperatures of the samples after the first, repeated as needed."""
+    retry_temperature: float = Field(default=0.5, ge=0.0, le=2.0)
+    """Least temperature of a model's requests after its first: feedback alone rarely changes
+    what a greedy small model says."""
     mode: Literal["cascade", "ensemble"] = "cascade"
     """``cascade``: models in turn, cheapest first; ``ensemble``: every model's candidates
     in the same iteration."""
@@ -252,8 +255,9 @@ class Config(Section):
 
     models: tuple[str, ...] = ()
     """Model specs ``KIND:TARGET[#MODEL]``, cheapest first; empty runs the model-free tier only."""
-    edit_format: str = "search-replace"
-    """``search-replace``, ``json`` or ``udiff``."""
+    edit_format: str = "auto"
+    """``auto`` (whole files for small embedded models on short files, else
+    ``search-replace``), ``search-replace``, ``json``, ``udiff`` or ``whole``."""
     max_iterations: int = Field(default=5, ge=1)
     """Model calls per model tier."""
     max_tokens: int = Field(default=500_000, ge=1)

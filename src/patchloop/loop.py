@@ -184,6 +184,7 @@ def _observe(run: RunSession, tier: Tier, judged: list[Judged]) -> None:
             "context.added",
             f"failure points at {', '.join(added)}: added to the prompt",
             tier=tier.name,
+            attempt=len(run.attempts),
             files=len(added),
         )
 

@@ -10,11 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patchloop.config import Config
-from patchloop.context.layout import PromptLayout, Turn
+from patchloop.context.layout import ContextFile, PromptLayout, Turn
 from patchloop.context.select import choose_files
-from patchloop.domain import Location, Plan, TierPlan
+from patchloop.domain import Location, Plan, ScopeFile, TierPlan
 from patchloop.errors import PatchloopError, UsageError
-from patchloop.protocols import Closeable, ContextWindow, IndexedRetriever, Model, Retriever
+from patchloop.protocols import (
+    Closeable,
+    ContextWindow,
+    EditFormat,
+    IndexedRetriever,
+    Model,
+    Retriever,
+    SizedModel,
+)
 from patchloop.session import RunSession
 from patchloop.tiers import FixerTier, ModelTier, Tier
 from patchloop.verify.feedback import render_failures
@@ -220,16 +228,35 @@ def suspicious_lines(run: RunSession, k: int = 30) -> list[Location]:
     return [loc for loc in lines if not is_test_path(loc.path)][:k]
 
 
-def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> PromptLayout:
+def _format_for(run: RunSession, model: Model, files: Sequence[ContextFile]) -> EditFormat:
+    """The edit format this model is asked in: the configured one, or under ``auto`` whole
+    files for a small model when every file it may edit is short (see :mod:`edits.auto`)."""
+    from patchloop.edits import get_format
+    from patchloop.edits.auto import resolve_format
+
+    editable = [
+        ScopeFile(path=f.path, text=f.text, spans=f.spans)
+        for f in files
+        if run.task.allow_test_edits or not is_test_path(f.path)
+    ]
+    parameters = model.parameters if isinstance(model, SizedModel) else None
+    name = resolve_format(run.config.edit_format, parameters, editable)
+    return run.format if name == run.format.name else get_format(name)
+
+
+def _layout(
+    run: RunSession, model: Model, locations: Sequence[Location]
+) -> tuple[PromptLayout, EditFormat]:
     assert run.baseline_report is not None
     t0 = time.monotonic()
     settings = run.config.context
     # A model that knows its context window (``context_size``, optional on the Model seam)
-    # holds prompt and reply in it: the prompt budget leaves room for the reply (at most half
-    # the window) and for the chat template's tokens, which count_tokens does not see.
+    # holds prompt and reply in it: the prompt budget leaves room for the reply (at most a
+    # quarter of the window; replies are bounded by the files they may edit) and for the chat
+    # template's tokens, which count_tokens does not see.
     window = model.context_size if isinstance(model, ContextWindow) else None
     if window is not None and window > 0:
-        reply = min(run.config.model.max_output_tokens, window // 2)
+        reply = min(run.config.model.max_output_tokens, window // 4)
         fits = max(1, window - reply - window // 32)
         if fits < settings.max_tokens:
             settings = settings.model_copy(update={"max_tokens": fits})
@@ -263,8 +290,9 @@ def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> Pro
     )
     if repo_map.note:
         run.emit("context.note", repo_map.note)
+    chosen = _format_for(run, model, files)
     layout = PromptLayout(
-        instructions=instructions,
+        instructions=chosen.instructions(),
         files=files,
         task=run.task.description,
         failures=failures,
@@ -278,11 +306,12 @@ def _layout(run: RunSession, model: Model, locations: Sequence[Location]) -> Pro
     run.spend("context", time.monotonic() - t0)
     run.emit(
         "context",
-        f"{len(files)} files in the prompt",
+        f"{len(files)} files in the prompt, edits as {chosen.name}",
         files=len(files),
         repo_map_chars=len(repo_map.text),
+        edit_format=chosen.name,
     )
-    return layout
+    return layout, chosen
 
 
 def route(run: RunSession, models: Sequence[Model]) -> Plan:
@@ -322,11 +351,12 @@ def build_tiers(
             yield FixerTier(tier_plan, fixer, run.task, spots, run.snapshot.template)
             continue
         model = by_name[tier_plan.name]
+        layout, edit_format = _layout(run, model, locations)
         yield ModelTier(
             tier_plan,
             model,
-            run.format,
-            _layout(run, model, locations),
+            edit_format,
+            layout,
             run.config,
             history=history,
             cache_key=run.run_id,

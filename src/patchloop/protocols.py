@@ -51,6 +51,7 @@ __all__ = [
     "Router",
     "Sandbox",
     "ScoredRetriever",
+    "SizedModel",
     "TestRunner",
     "WarmRunner",
     "WarmSandbox",
@@ -91,6 +92,16 @@ class BatchSampler(Protocol):
         self, request: CompletionRequest, samplings: Sequence[Sampling]
     ) -> list[Completion]:
         """One completion per sampling, in order; the request's own sampling is ignored."""
+        ...
+
+
+@runtime_checkable
+class SizedModel(Protocol):
+    """Optional for models: the parameter count is known (embedded models)."""
+
+    @property
+    def parameters(self) -> int:
+        """Parameters of the model."""
         ...
 
 

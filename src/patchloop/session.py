@@ -37,6 +37,7 @@ from patchloop.domain import (
 )
 from patchloop.edits import get_format
 from patchloop.edits.apply import write_patch
+from patchloop.edits.auto import AUTO
 from patchloop.edits.syntax import check_syntax
 from patchloop.errors import (
     ApplyError,
@@ -121,7 +122,10 @@ class RunSession:
         # Credentials in model URLs never reach the record, the events or the display.
         remember_specs(config.models)
         # Resolve names first: a usage error must leave no run directory behind.
-        self.format: EditFormat = get_format(config.edit_format)
+        # ``auto`` chooses a format per model tier; edits of every format apply the same way.
+        self.format: EditFormat = get_format(
+            "search-replace" if config.edit_format == AUTO else config.edit_format
+        )
         # The record keeps the sandbox that actually runs the tests, not ``auto``.
         kind = sandbox_kind(config.sandbox)
         config = config.model_copy(

@@ -221,9 +221,12 @@ class ModelTier(Tier):
         return max(1, min(cap, max(REPLY_FLOOR_TOKENS, 2 * shown + REPLY_FLOOR_TOKENS)))
 
     def temperature(self) -> float:
-        """The configured temperature, raised after each reply that repeated an earlier one or
-        changed nothing: asking the same way again gets the same answer from a greedy model."""
+        """The configured temperature for the first request; at least the search's retry
+        temperature for later ones (a greedy small model given feedback mostly says the same
+        again); raised after each reply that repeated an earlier one or changed nothing."""
         base = self.config.model.temperature
+        if self._asked > 1:
+            base = max(base, self.config.search.retry_temperature)
         return min(MAX_TEMPERATURE, base + REPEAT_TEMPERATURE_STEP * self.repeats)
 
     def _request(self, timeout_s: float | None = None) -> CompletionRequest:

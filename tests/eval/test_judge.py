@@ -179,6 +179,9 @@ class BrokenSandbox:
     def run(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("never reached")
 
+    def close(self) -> None:
+        pass
+
 
 def test_a_sandbox_failure_is_infrastructure_not_a_verdict() -> None:
     sandbox: Any = BrokenSandbox()

@@ -88,3 +88,20 @@ def test_cases_failing_alike_are_listed_with_their_arguments_only() -> None:
     )
     assert "_ _ _" not in text
     assert "^^^" not in text
+
+
+def test_later_cases_of_a_test_get_one_line_with_their_own_error() -> None:
+    outcomes = [
+        TestOutcome(
+            nodeid=f"t.py::test_f[case{i}]",
+            outcome=Outcome.FAILED,
+            message=f"assert {i} == {i + 1}",
+            details=f"n = {i}\n\n>       assert f(n) == n + 1\nE       assert {i} == {i + 1}\n",
+        )
+        for i in range(3)
+    ]
+    text = render_failures(TestReport(outcomes=tuple(outcomes)))
+    assert "details:" in text.split("FAILED t.py::test_f[case1]")[0]  # the first in full
+    assert "FAILED t.py::test_f[case1]: assert 1 == 2, with n = 1" in text
+    assert "FAILED t.py::test_f[case2]: assert 2 == 3, with n = 2" in text
+    assert text.count("details:") == 1

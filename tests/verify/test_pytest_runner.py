@@ -174,6 +174,9 @@ class NoFdSandbox:
             argv, workdir, limits=limits, env=env, readable=readable, writable=writable
         )
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:

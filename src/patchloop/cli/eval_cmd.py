@@ -133,7 +133,7 @@ def eval_suite(
         float, typer.Option(help="Seconds one test may run (loop and harness).")
     ] = 5.0,
     edit_format: Annotated[
-        str | None, typer.Option(help="search-replace, json, udiff or whole.")
+        str | None, typer.Option(help="auto, search-replace, json, udiff or whole.")
     ] = None,
     max_iterations: Annotated[int | None, typer.Option(help="Model calls per model tier.")] = None,
     samples: Annotated[

@@ -119,7 +119,7 @@ def fix(
         typer.Option("--model", help="Model spec KIND:TARGET\\[#MODEL], cheapest first."),
     ] = None,
     edit_format: Annotated[
-        str | None, typer.Option(help="search-replace, json, udiff or whole.")
+        str | None, typer.Option(help="auto, search-replace, json, udiff or whole.")
     ] = None,
     max_iterations: Annotated[int | None, typer.Option(help="Model calls per model tier.")] = None,
     samples: Annotated[

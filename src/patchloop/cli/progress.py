@@ -1,7 +1,12 @@
-"""Progress on the terminal: a live status line on a TTY, plain lines otherwise, none for JSON."""
+"""Progress on the terminal: a live status line on a TTY, plain lines otherwise, none for JSON.
+
+Plain lines and the library's warnings (``patchloop: warning: ...``) share stderr: a run event
+that says what a warning already said (a test file that cannot be collected) is shown once.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from types import TracebackType
@@ -12,6 +17,7 @@ from rich.live import Live
 from rich.text import Text
 
 from patchloop.domain import Event
+from patchloop.store.redact import scrub
 
 __all__ = ["Progress"]
 
@@ -36,11 +42,21 @@ class Progress:
         self.tokens = 0
         self.cached = 0
         self.started = time.monotonic()
+        self._warned: set[str] = set()
+        """Texts of the warnings shown during the run."""
+        self._lines: set[str] = set()
+        """Messages of the event lines shown during the run."""
+        self._handlers: list[logging.Handler] = []
 
     def __enter__(self) -> Progress:
         if self.mode == "live":
             self._live = Live(self._status(), console=self.console, refresh_per_second=8)
             self._live.__enter__()
+        elif self.mode == "plain":
+            # The handlers that print the library's warnings skip what a line already said.
+            self._handlers = list(logging.getLogger("patchloop").handlers)
+            for handler in self._handlers:
+                handler.addFilter(self._once)
         return self
 
     def __exit__(
@@ -52,6 +68,19 @@ class Progress:
         if self._live is not None:
             self._live.__exit__(exc_type, exc, tb)
             self._live = None
+        for handler in self._handlers:
+            handler.removeFilter(self._once)
+        self._handlers = []
+
+    def _once(self, record: logging.LogRecord) -> bool:
+        """Let a warning through unless an event line already said the same."""
+        if record.levelno < logging.WARNING:
+            return True
+        text = scrub(record.getMessage())
+        if text in self._lines:
+            return False
+        self._warned.add(text)
+        return True
 
     def _status(self) -> Text:
         elapsed = time.monotonic() - self.started
@@ -91,6 +120,9 @@ class Progress:
         if self._live is not None:
             self._live.update(self._status())
         elif self.mode == "plain" and self._worth_a_line(event):
+            if event.message in self._warned:
+                return  # a warning said it already
+            self._lines.add(event.message)
             where = f" [{event.tier}]" if event.tier else ""
             line = f"[{event.t:7.2f}s] {event.kind}{where}: {event.message}"
             print(line, file=self.stream, flush=True)

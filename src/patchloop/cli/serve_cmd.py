@@ -191,7 +191,7 @@ def submit(
         list[str] | None, typer.Option("--model", help="Model spec the server offers.")
     ] = None,
     edit_format: Annotated[
-        str | None, typer.Option(help="search-replace, json, udiff or whole.")
+        str | None, typer.Option(help="auto, search-replace, json, udiff or whole.")
     ] = None,
     max_iterations: Annotated[int | None, typer.Option(help="Model calls per model tier.")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget of the run.")] = None,

@@ -68,7 +68,8 @@ def parse_whole_files(text: str) -> list[Edit]:
 
 
 def _scoped_grammar(scope: EditScope) -> str:
-    files = [f for f in scope.files if sum(len(r) for r in f.runs()) <= MAX_LINES]
+    # A file shown in excerpts cannot be rewritten whole: its other lines were never seen.
+    files = [f for f in scope.files if not f.spans and sum(len(r) for r in f.runs()) <= MAX_LINES]
     if not files:
         files = list(scope.files[:1])
     rules = [

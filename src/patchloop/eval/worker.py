@@ -114,10 +114,11 @@ def result_from_record(
     per_tier = Counter(a.tier for a in record.attempts)
     # "Fixed by" only what the harness confirms; the loop's own claim is ``loop_status``.
     winner = next((a for a in record.attempts if a.status == "verified" and resolved), None)
-    formed: dict[str, list[int]] = {}
+    formed: dict[tuple[str, str], list[int]] = {}
     for attempt in record.attempts:
         if attempt.well_formed is not None:
-            counts = formed.setdefault(attempt.tier, [0, 0])
+            key = (attempt.tier, attempt.edit_format or edit_format)
+            counts = formed.setdefault(key, [0, 0])
             counts[0] += int(attempt.well_formed)
             counts[1] += 1
     label = _label(record, judgement, resolved, budget_s)
@@ -148,8 +149,8 @@ def result_from_record(
         time_to_fix_s=record.wall_s if resolved else None,
         wall_s=wall_s,
         well_formed=tuple(
-            WellFormed(model=tier, format=edit_format, well_formed=ok, total=total)
-            for tier, (ok, total) in formed.items()
+            WellFormed(model=tier, format=name, well_formed=ok, total=total)
+            for (tier, name), (ok, total) in formed.items()
         ),
         error=label,
         error_detail=detail[-2000:],

@@ -299,6 +299,11 @@ class Engine:
         return int(self.llm.n_ctx())
 
     @property
+    def parameters(self) -> int:
+        """The model's parameter count, as llama.cpp counts it."""
+        return int(llama_cpp.llama_model_n_params(self.llm._model.model))
+
+    @property
     def n_threads(self) -> int:
         """Threads used for generation."""
         return int(llama_cpp.llama_n_threads(self.llm._ctx.ctx))

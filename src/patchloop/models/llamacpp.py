@@ -202,6 +202,11 @@ class LlamaCppModel:
         return self._engine.n_ctx
 
     @property
+    def parameters(self) -> int:
+        """Parameters of the loaded model (small models get formats that suit them)."""
+        return self._engine.parameters
+
+    @property
     def threads(self) -> int:
         """Threads llama.cpp generates with."""
         return self._engine.n_threads

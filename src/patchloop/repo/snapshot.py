@@ -63,17 +63,19 @@ def locate(path: Path) -> Located:
     return Located(project=project, git_root=Path(top).resolve())
 
 
-def list_files(where: Located) -> list[str]:
+def list_files(where: Located, *, quiet: bool = False) -> list[str]:
     """Project-relative POSIX paths of the snapshot: tracked and untracked, not ignored,
-    nested repositories' files included."""
-    return sorted(_git_files(where.git_root, where.subdir, where.project, depth=0))
+    nested repositories' files included. A nested repository left out is a warning, unless
+    ``quiet`` (a second listing of a project whose snapshot already said so)."""
+    level = logging.INFO if quiet else logging.WARNING
+    return sorted(_git_files(where.git_root, where.subdir, where.project, depth=0, level=level))
 
 
 #: How deep repositories nested in repositories are followed.
 _MAX_NESTING = 8
 
 
-def _git_files(top: Path, subdir: str, project: Path, *, depth: int) -> set[str]:
+def _git_files(top: Path, subdir: str, project: Path, *, depth: int, level: int) -> set[str]:
     """Files of the work tree at ``top`` below ``subdir``, relative to ``project``."""
     spec = [subdir] if subdir else []
     out = git_bytes(
@@ -94,9 +96,10 @@ def _git_files(top: Path, subdir: str, project: Path, *, depth: int) -> set[str]
         if full.is_symlink() or full.is_file():
             files.add(rel)
         elif full.is_dir() and (full / ".git").exists():
-            files |= {f"{rel}/{f}" for f in _nested_files(full, rel, depth=depth + 1)}
+            files |= {f"{rel}/{f}" for f in _nested_files(full, rel, depth=depth + 1, level=level)}
         elif full.is_dir():
-            log.warning(
+            log.log(
+                level,
                 "%s is a submodule that is not checked out: left out of the snapshot "
                 "(git submodule update --init fetches it)",
                 rel,
@@ -104,14 +107,14 @@ def _git_files(top: Path, subdir: str, project: Path, *, depth: int) -> set[str]
     return files
 
 
-def _nested_files(directory: Path, rel: str, *, depth: int) -> set[str]:
+def _nested_files(directory: Path, rel: str, *, depth: int, level: int) -> set[str]:
     """The files of a repository nested at ``rel`` (untracked there, or a submodule)."""
     why = ""
     if depth > _MAX_NESTING:
         why = f"repositories nested more than {_MAX_NESTING} deep are not followed"
     else:
         try:
-            found = _git_files(directory, "", directory, depth=depth)
+            found = _git_files(directory, "", directory, depth=depth, level=level)
         except RepositoryError as exc:
             why = exc.message
         else:
@@ -119,7 +122,8 @@ def _nested_files(directory: Path, rel: str, *, depth: int) -> set[str]:
                 log.info("%s is a git repository of its own: %d files included", rel, len(found))
                 return found
             why = "it holds no files (an uninitialized submodule?)"
-    log.warning(
+    log.log(
+        level,
         "%s is a git repository of its own and is left out of the snapshot (%s): tests that "
         "need its files will fail",
         rel,
@@ -222,8 +226,9 @@ def take_snapshot(where: Located) -> Snapshot:
 
 
 def current_fingerprint(where: Located) -> str:
-    """Fingerprint of the project as it is on disk now."""
-    return fingerprint(where.project, list_files(where))
+    """Fingerprint of the project as it is on disk now (what the snapshot left out was
+    already named when it was taken)."""
+    return fingerprint(where.project, list_files(where, quiet=True))
 
 
 # ----------------------------------------------------------------------- replay storage

@@ -74,10 +74,12 @@ def _check_edit_format(name: str | None) -> str | None:
     if name is None:
         return None
     from patchloop.edits import FORMATS
+    from patchloop.edits.auto import AUTO
 
-    if name not in FORMATS.names():
+    if name not in (AUTO, *FORMATS.names()):
         raise UsageError(
-            f"unknown edit format {name!r}", hint=f"valid: {', '.join(FORMATS.names())}"
+            f"unknown edit format {name!r}",
+            hint=f"valid: {', '.join((AUTO, *FORMATS.names()))}",
         )
     return name
 

@@ -141,10 +141,11 @@ def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
     return text
 
 
-def _render_same(result: TestOutcome) -> str:
-    """A case failing exactly as the case shown before it: its id and arguments only."""
+def _render_same(result: TestOutcome, same_message: bool) -> str:
+    """A case of a test already shown in full: one line with its error and arguments."""
     arguments = case_arguments(result.details)
-    line = f"{result.outcome.value.upper()} {result.nodeid}: the same error"
+    said = "the same error" if same_message else result.message.strip().splitlines()[0][:300]
+    line = f"{result.outcome.value.upper()} {result.nodeid}: {said}"
     return f"{line}, with {arguments}" if arguments else line
 
 
@@ -214,13 +215,15 @@ def render_failures(
         budget -= len(sections[0]) + 2
     count = max(1, min(len(failing), max(budget, 0) // MIN_PER_TEST))
     per_test = max(budget, 0) // count
-    shown: set[tuple[str, str]] = set()
+    # The first case of a test in full; later cases of it in one line each (its error and
+    # arguments), so that a parametrized test does not fill the prompt with one traceback.
+    shown: dict[str, str] = {}
     for result in failing[:count]:
-        key = group_key(result.nodeid, result.message)
-        if key in shown and result.message.strip():
-            sections.append(_render_same(result))
+        test, message = group_key(result.nodeid, result.message)
+        if test in shown and message:
+            sections.append(_render_same(result, same_message=shown[test] == message))
             continue
-        shown.add(key)
+        shown.setdefault(test, message)
         sections.append(_render_test(result, per_test - 2, sources))
     if len(failing) > count:
         rest = failing[count:]
