@@ -56,7 +56,7 @@ from patchloop.errors import (
 )
 from patchloop.protocols import EditFormat, EventSink, Sandbox, TestRunner
 from patchloop.repo.snapshot import Snapshot, save_snapshot
-from patchloop.sandbox import get_sandbox, sandbox_kind
+from patchloop.sandbox import get_sandbox, limits_from_settings, sandbox_kind
 from patchloop.store import RunStore, RunWriter
 from patchloop.store.redact import remember_specs, scrub
 from patchloop.tiers import Proposal
@@ -195,13 +195,10 @@ class RunSession:
 
     def limits(self, *, wall_s: float) -> Limits:
         """Sandbox limits for one test run, never past the run's deadline."""
-        settings = self.config.sandbox
-        return Limits(
+        return limits_from_settings(
+            self.config.tests,
+            self.config.sandbox,
             wall_s=max(1.0, min(wall_s, self.deadline - time.monotonic() + 1.0)),
-            cpu_s=settings.cpu_s,
-            memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
-            processes=settings.processes,
-            output_bytes=self.config.tests.output_bytes,
         )
 
     def runner(self, *, wall_s: float, per_test_timeout: float) -> TestRunner:

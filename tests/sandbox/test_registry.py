@@ -47,3 +47,11 @@ def test_limits_from_settings() -> None:
     assert (
         limits_from_settings(TestSettings(), SandboxSettings(memory_mb=None)).memory_bytes is None
     )
+
+
+def test_limits_from_settings_wall_override() -> None:
+    tests, sandbox = TestSettings(timeout=12.5), SandboxSettings()
+    assert limits_from_settings(tests, sandbox, wall_s=3.0).wall_s == 3.0
+    assert limits_from_settings(tests, sandbox, wall_s=3.0).model_copy(
+        update={"wall_s": 12.5}
+    ) == limits_from_settings(tests, sandbox)

@@ -19,13 +19,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchloop.config import Config
-from patchloop.domain import Limits, TestOutcome, TestSelection
+from patchloop.domain import TestOutcome, TestSelection
 from patchloop.edits import apply_diff
 from patchloop.errors import EditError, SandboxError
 from patchloop.eval.materialize import write_files
 from patchloop.eval.suite import SuiteTask
 from patchloop.protocols import Sandbox
-from patchloop.sandbox import make_temp_dir, remove_tree
+from patchloop.sandbox import limits_from_settings, make_temp_dir, remove_tree
 from patchloop.verify import PytestRunner
 from patchloop.verify.green import is_green, tests_named
 
@@ -174,13 +174,10 @@ def _run(
     restored: tuple[str, ...],
     t0: float,
 ) -> Judgement:
-    settings = config.sandbox
-    limits = Limits(
+    limits = limits_from_settings(
+        config.tests,
+        config.sandbox,
         wall_s=RUN_SLACK_S + max(per_test_timeout, 1.0) * len(task.nodeids),
-        cpu_s=settings.cpu_s,
-        memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
-        processes=settings.processes,
-        output_bytes=config.tests.output_bytes,
     )
     try:
         argv = shlex.split(task.test_cmd)

@@ -90,10 +90,17 @@ def clean_env(
     return env
 
 
-def limits_from_settings(tests: TestSettings, sandbox: SandboxSettings) -> Limits:
-    """The limits of one test run under the configured settings."""
+def limits_from_settings(
+    tests: TestSettings, sandbox: SandboxSettings, *, wall_s: float | None = None
+) -> Limits:
+    """The limits of one test run under the configured settings.
+
+    ``wall_s`` overrides ``tests.timeout`` where the caller sizes the run itself (a run's
+    remaining budget, the tests a judge selects, a verification job's timeout). This is the one
+    place limits are built from configuration.
+    """
     return Limits(
-        wall_s=tests.timeout,
+        wall_s=tests.timeout if wall_s is None else wall_s,
         cpu_s=sandbox.cpu_s,
         memory_bytes=sandbox.memory_mb * 1024 * 1024 if sandbox.memory_mb is not None else None,
         processes=sandbox.processes,

@@ -9,7 +9,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from patchloop.domain import Event, Limits, TestSelection
+from patchloop.domain import Event, TestSelection
 from patchloop.errors import EditError
 from patchloop.repo.snapshot import locate
 from patchloop.service._common import EventSink, argv_of, config_for
@@ -23,7 +23,7 @@ def verify_job(spec: VerifySpec, project: Path, emit: EventSink, started: float)
     from patchloop.edits import apply_diff
     from patchloop.edits.apply import write_patch
     from patchloop.repo.snapshot import take_snapshot
-    from patchloop.sandbox import get_sandbox
+    from patchloop.sandbox import get_sandbox, limits_from_settings
     from patchloop.verify import PytestRunner
     from patchloop.verify.guard import check_patch
 
@@ -48,7 +48,6 @@ def verify_job(spec: VerifySpec, project: Path, emit: EventSink, started: float)
                 wall_s=round(time.monotonic() - started, 4),
             )
         say("verify.applied", f"diff applies to {len(patch.changes)} file(s)")
-        settings = config.sandbox
         t0 = time.monotonic()
         with (
             closing(get_sandbox(config.sandbox)) as sandbox,
@@ -57,13 +56,7 @@ def verify_job(spec: VerifySpec, project: Path, emit: EventSink, started: float)
             runner = PytestRunner(
                 sandbox,
                 argv,
-                limits=Limits(
-                    wall_s=spec.timeout,
-                    cpu_s=settings.cpu_s,
-                    memory_bytes=settings.memory_mb * 1024 * 1024 if settings.memory_mb else None,
-                    processes=settings.processes,
-                    output_bytes=config.tests.output_bytes,
-                ),
+                limits=limits_from_settings(config.tests, config.sandbox, wall_s=spec.timeout),
                 per_test_timeout=config.tests.per_test_timeout,
                 python=sys.executable,
                 warm=False,
