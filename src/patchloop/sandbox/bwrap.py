@@ -16,7 +16,6 @@ filler hits the tmpfs cap, and every run starts from the same tree.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -40,11 +39,10 @@ from patchloop.sandbox._mounts import (
 )
 from patchloop.sandbox._privileges import DropPrivileges
 from patchloop.sandbox._process import signal_cause, supervise
-from patchloop.sandbox.warm import Owned, WarmPython, server_script
+from patchloop.sandbox.warm import Owned, WarmPython, WarmServers, server_argv, server_script
 
 __all__ = ["NOBODY", "BwrapSandbox", "bwrap_works"]
 
-log = logging.getLogger("patchloop.sandbox")
 
 #: uid and gid of the sandboxed processes when patchloop runs as root.
 NOBODY = 65534
@@ -127,8 +125,8 @@ class BwrapSandbox:
         self._root: Path | None = None
         self._views: dict[str, str] = {}
         self._shared: dict[str, str] = {}
-        self._servers: dict[tuple[object, ...], _BwrapWarm] = {}
         self._owned = Owned()
+        self._warm: WarmServers[_BwrapWarm] = WarmServers(self._owned)
         self._finalizer = weakref.finalize(self, self._owned.release)
 
     # ------------------------------------------------------------------ scratch space
@@ -149,8 +147,8 @@ class BwrapSandbox:
 
     def close(self) -> None:
         """Stop warm interpreters and remove the scratch directory (and workspaces in it)."""
+        self._warm.clear()
         with self._lock:
-            self._servers.clear()
             self._root = None
             self._views.clear()
             self._shared.clear()
@@ -295,66 +293,49 @@ class BwrapSandbox:
             tuple(sorted((env or {}).items())),
             tuple(map(str, readable)),
         )
-        with self._lock:
-            warm = self._servers.get(key)
-        if warm is not None and warm.server.alive:
-            return warm
-        if warm is not None:
-            warm.server.close()
-        root = self.root
-        server_dir = root / "server"
-        server_dir.mkdir(mode=0o755, exist_ok=True)
-        script = server_script(server_dir)
         mounted: list[str] = []
 
-        def popen(fd: int) -> subprocess.Popen[bytes]:
-            argv = [
-                python,
-                str(script),
-                "--control",
-                str(fd),
-                "--preload",
-                json.dumps(list(preload)),
-            ]
-            built = self.command(
-                [*argv, "--pidns"],
-                Path("/"),
-                env=env,
-                readable=[*readable, server_dir],
-                mirror=root,
-            )
-            if isinstance(built, str):
-                raise InfrastructureError(f"cannot start a warm interpreter: {built}")
-            bwrap_argv, views, inside = built
-            mounted.extend(inside)
-            with open(root / f"server-{os.getpid()}-{len(self._servers)}.log", "wb") as log:
-                return subprocess.Popen(
-                    bwrap_argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    cwd="/",
-                    env={"PATH": os.environ.get("PATH") or DEFAULT_PATH, "LC_ALL": "C.UTF-8"},
-                    start_new_session=True,
-                    close_fds=True,
-                    pass_fds=(fd,),
-                    # Only precomputed system calls run there (see DropPrivileges).
-                    preexec_fn=self._preexec(Limits(), views),  # noqa: PLW1509
-                )
+        def prepare() -> Callable[[int], subprocess.Popen[bytes]]:
+            root = self.root
+            server_dir = root / "server"
+            server_dir.mkdir(mode=0o755, exist_ok=True)
+            script = server_script(server_dir)
 
-        try:
-            server = WarmPython(popen, python=python)
-        except (OSError, InfrastructureError) as exc:
-            log.warning("no warm interpreter: %s", exc)
-            return None
-        if not server.alive:
-            log.warning("no warm interpreter: %s", server.dead)
-            return None
-        self._owned.add_server(server)
-        warm = _BwrapWarm(self, server, mounted)
-        with self._lock:
-            self._servers[key] = warm
-        return warm
+            def popen(fd: int) -> subprocess.Popen[bytes]:
+                built = self.command(
+                    [*server_argv(python, script, fd, preload), "--pidns"],
+                    Path("/"),
+                    env=env,
+                    readable=[*readable, server_dir],
+                    mirror=root,
+                )
+                if isinstance(built, str):
+                    raise InfrastructureError(f"cannot start a warm interpreter: {built}")
+                bwrap_argv, views, inside = built
+                mounted.extend(inside)
+                with open(root / f"server-{os.getpid()}-{len(self._warm)}.log", "wb") as log:
+                    return subprocess.Popen(
+                        bwrap_argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        cwd="/",
+                        env={"PATH": os.environ.get("PATH") or DEFAULT_PATH, "LC_ALL": "C.UTF-8"},
+                        start_new_session=True,
+                        close_fds=True,
+                        pass_fds=(fd,),
+                        # Only precomputed system calls run there (see DropPrivileges).
+                        preexec_fn=self._preexec(Limits(), views),  # noqa: PLW1509
+                    )
+
+            return popen
+
+        return self._warm.get(
+            key,
+            python=python,
+            prepare=prepare,
+            wrap=lambda server: _BwrapWarm(self, server, mounted),
+        )
 
     # ------------------------------------------------------------------ running
 

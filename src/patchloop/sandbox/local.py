@@ -13,14 +13,12 @@ runs (:meth:`LocalSandbox.warm_python`) do catch those: their server is a child 
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import subprocess
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,11 +35,9 @@ from patchloop.sandbox._fs import (
 )
 from patchloop.sandbox._limits import clean_env, make_preexec, rlimit_table
 from patchloop.sandbox._process import supervise
-from patchloop.sandbox.warm import Owned, WarmPython, server_script
+from patchloop.sandbox.warm import Owned, WarmPython, WarmServers, server_argv, server_script
 
 __all__ = ["LocalSandbox"]
-
-log = logging.getLogger("patchloop.sandbox")
 
 
 class LocalSandbox:
@@ -58,8 +54,8 @@ class LocalSandbox:
     def __init__(self, *, tmp_root: Path | None = None) -> None:
         self.tmp_root = tmp_root
         self._lock = threading.Lock()
-        self._servers: dict[tuple[object, ...], _LocalWarm] = {}
         self._owned = Owned()
+        self._warm: WarmServers[_LocalWarm] = WarmServers(self._owned)
         self._finalizer = weakref.finalize(self, self._owned.release)
 
     @contextmanager
@@ -149,54 +145,34 @@ class LocalSandbox:
         """
         del readable
         key = (python, tuple(preload), tuple(sorted((env or {}).items())))
-        with self._lock:
-            warm = self._servers.get(key)
-        if warm is not None and warm.server.alive:
-            return warm
-        if warm is not None:
-            warm.server.close()
-        scratch = self._server_dir()
-        script = server_script(scratch)
-        home, tmp = scratch / "home", scratch / "tmp"
-        home.mkdir(exist_ok=True)
-        tmp.mkdir(exist_ok=True)
-        full_env = clean_env(path=os.environ.get("PATH"), home=home, tmp=tmp, extra=env)
 
-        def popen(fd: int) -> subprocess.Popen[bytes]:
-            argv = [
-                python,
-                str(script),
-                "--control",
-                str(fd),
-                "--preload",
-                json.dumps(list(preload)),
-            ]
-            with open(scratch / "server.log", "ab") as log:
-                return subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    cwd=scratch,
-                    env=full_env,
-                    start_new_session=True,
-                    close_fds=True,
-                    pass_fds=(fd,),
-                )
+        def prepare() -> Callable[[int], subprocess.Popen[bytes]]:
+            scratch = self._server_dir()
+            script = server_script(scratch)
+            home, tmp = scratch / "home", scratch / "tmp"
+            home.mkdir(exist_ok=True)
+            tmp.mkdir(exist_ok=True)
+            full_env = clean_env(path=os.environ.get("PATH"), home=home, tmp=tmp, extra=env)
 
-        try:
-            server = WarmPython(popen, python=python)
-        except OSError as exc:
-            log.warning("no warm interpreter: %s", exc)
-            return None
-        if not server.alive:
-            log.warning("no warm interpreter: %s", server.dead)
-            return None
-        self._owned.add_server(server)
-        warm = _LocalWarm(self, server)
-        with self._lock:
-            self._servers[key] = warm
-        return warm
+            def popen(fd: int) -> subprocess.Popen[bytes]:
+                with open(scratch / "server.log", "ab") as log:
+                    return subprocess.Popen(
+                        server_argv(python, script, fd, preload),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        cwd=scratch,
+                        env=full_env,
+                        start_new_session=True,
+                        close_fds=True,
+                        pass_fds=(fd,),
+                    )
+
+            return popen
+
+        return self._warm.get(
+            key, python=python, prepare=prepare, wrap=lambda server: _LocalWarm(self, server)
+        )
 
     def _server_dir(self) -> Path:
         directory = make_temp_dir("srv", self.tmp_root)
@@ -207,8 +183,7 @@ class LocalSandbox:
 
     def close(self) -> None:
         """Stop warm interpreters and remove their scratch directories."""
-        with self._lock:
-            self._servers.clear()
+        self._warm.clear()
         self._owned.release()
 
 

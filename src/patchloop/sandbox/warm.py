@@ -13,6 +13,7 @@ from __future__ import annotations
 import array
 import itertools
 import json
+import logging
 import os
 import selectors
 import shutil
@@ -24,16 +25,27 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from patchloop.domain import Limits, ProcessResult
+from patchloop.errors import InfrastructureError
 from patchloop.protocols import WarmRunner
 from patchloop.sandbox._capture import HeadTail
 from patchloop.sandbox._fs import remove_tree
 from patchloop.sandbox._limits import rlimit_table
 from patchloop.sandbox._process import memory_exhausted, signal_cause
 
-__all__ = ["SERVER_MODULE", "Owned", "WarmPython", "WarmRunner", "server_script"]
+__all__ = [
+    "SERVER_MODULE",
+    "Owned",
+    "WarmPython",
+    "WarmRunner",
+    "WarmServers",
+    "server_argv",
+    "server_script",
+]
+
+log = logging.getLogger("patchloop.sandbox")
 
 #: File name of the fork server script where a sandbox puts it.
 SERVER_MODULE = "_patchloop_forkserver"
@@ -86,6 +98,11 @@ def server_script(directory: Path) -> Path:
     shutil.copyfile(Path(__file__).with_name("_forkserver.py"), target)
     target.chmod(0o644)
     return target
+
+
+def server_argv(python: str, script: Path, fd: int, preload: Sequence[str]) -> list[str]:
+    """The fork server's command line: ``python SCRIPT --control FD --preload JSON``."""
+    return [python, str(script), "--control", str(fd), "--preload", json.dumps(list(preload))]
 
 
 def _send(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
@@ -295,6 +312,72 @@ class _Run:
         if killed is None and code and memory_exhausted(self.err.text(), self.limits):
             killed = "memory"
         return ProcessResult(exit_code=code, killed_by=killed, **common)
+
+
+class _Warm(Protocol):
+    """What a sandbox hands out for one server (its runner around a :class:`WarmPython`)."""
+
+    @property
+    def server(self) -> WarmPython: ...
+
+
+W = TypeVar("W", bound=_Warm)
+
+
+class WarmServers(Generic[W]):
+    """The warm interpreters of one sandbox, one per arguments: the one start-up path.
+
+    A server is reused while it is alive and restarted when it died; a server that cannot be
+    started is logged and ``None`` is returned, so that the caller runs cold instead.
+    """
+
+    def __init__(self, owned: Owned) -> None:
+        self._lock = threading.Lock()
+        self._servers: dict[tuple[object, ...], W] = {}
+        self._owned = owned
+
+    def __len__(self) -> int:
+        return len(self._servers)
+
+    def get(
+        self,
+        key: tuple[object, ...],
+        *,
+        python: str,
+        prepare: Callable[[], Callable[[int], subprocess.Popen[bytes]]],
+        wrap: Callable[[WarmPython], W],
+    ) -> W | None:
+        """The live server for ``key``, else a new one.
+
+        ``prepare`` makes what the server needs (scratch space, its script) and returns the
+        ``popen`` of :class:`WarmPython`; ``wrap`` makes the sandbox's runner around the server,
+        which the sandbox's :class:`Owned` then owns.
+        """
+        with self._lock:
+            warm = self._servers.get(key)
+        if warm is not None and warm.server.alive:
+            return warm
+        if warm is not None:
+            warm.server.close()
+        popen = prepare()
+        try:
+            server = WarmPython(popen, python=python)
+        except (OSError, InfrastructureError) as exc:
+            log.warning("no warm interpreter: %s", exc)
+            return None
+        if not server.alive:
+            log.warning("no warm interpreter: %s", server.dead)
+            return None
+        self._owned.add_server(server)
+        warm = wrap(server)
+        with self._lock:
+            self._servers[key] = warm
+        return warm
+
+    def clear(self) -> None:
+        """Forget every server (their :class:`Owned` stops them)."""
+        with self._lock:
+            self._servers.clear()
 
 
 def _select(items: Sequence[Any], timeout: float) -> tuple[list[Any], list[Any], list[Any]]:
