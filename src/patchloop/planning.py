@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = ["NEEDS_A_FAILING_TEST", "build_models", "build_tiers", "default_plan", "issue_context"]
 
+#: The registered localizer (:data:`patchloop.localize.localizers`) and fixer
+#: (:data:`patchloop.fixers.fixers`) a run builds: every signal fused, every fixer chained.
+LOCALIZER = "fused"
+FIXER = "default"
+
 #: What the lexical code index needs at run time (the ``index`` extra).
 INDEX_MODULES = ("bm25s", "tree_sitter_language_pack")
 
@@ -138,10 +143,9 @@ def open_retriever(run: RunSession) -> Retriever | None:
 
     try:
         store = run.config.index.dir
-        return index.open_retriever(
-            Path(run.snapshot.info.root),
-            dense=kind == "hybrid",
-            store_dir=Path(store) if store else None,
+        project = Path(run.snapshot.info.root).resolve()
+        return index.retrievers.resolve(kind)(
+            project, store_dir=Path(store) if store else None, scope=index.project_scope(project)
         )
     except PatchloopError as exc:
         run.emit("localize.note", f"no code index: {exc.message}")
@@ -150,13 +154,13 @@ def open_retriever(run: RunSession) -> Retriever | None:
 
 def localize(run: RunSession) -> list[Location]:
     """Suspicious locations outside test files, most suspicious first."""
-    from patchloop.localize import FusedLocalizer
+    from patchloop.localize import localizers
 
     assert run.baseline_report is not None
     run.coverage = spectrum(run)
     t0 = time.monotonic()
     retriever = open_retriever(run)
-    localizer = FusedLocalizer(
+    localizer = localizers.resolve(LOCALIZER)(
         coverage=run.coverage, retriever=retriever, retrieval_k=run.config.context.retrieval_k
     )
     try:
@@ -346,7 +350,7 @@ def build_tiers(
         if tier_plan.kind == "fixers":
             from patchloop.fixers import get_fixer
 
-            fixer = get_fixer("default")
+            fixer = get_fixer(FIXER)
             spots = [*locations, *suspicious_lines(run)]
             yield FixerTier(tier_plan, fixer, run.task, spots, run.snapshot.template)
             continue

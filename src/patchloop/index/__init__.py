@@ -9,15 +9,18 @@ faiss, numpy or tree-sitter until used)::
     HybridRetriever(repo, ref=..., store_dir=..., dense=True)   # the Retriever seam
     open_retriever(project, snapshot=None)                      # working tree, project paths
     lexical_retriever(repo, ref=None, store_dir=None)           # BM25 + repo map, no model
+    project_scope(project) -> str                               # its place in the work tree
     default_index_dir() -> Path
 
-Retrievers are registered by short name in :data:`retrievers` (``hybrid``, ``lexical``).
+Retrievers are registered by short name in :data:`retrievers` (``hybrid``, ``lexical``), the
+names ``context.retriever`` chooses among; each entry is a :class:`RetrieverFactory`.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from patchloop.registry import Registry
 
@@ -25,9 +28,16 @@ if TYPE_CHECKING:
     from patchloop.index.builder import build_index
     from patchloop.index.collect import gc
     from patchloop.index.gitsource import WORKTREE
-    from patchloop.index.hybrid import HybridRetriever, lexical_retriever, open_retriever, search
+    from patchloop.index.hybrid import (
+        HybridRetriever,
+        lexical_retriever,
+        open_retriever,
+        project_scope,
+        search,
+    )
     from patchloop.index.stats import GcStats, IndexStats, Progress
     from patchloop.index.store import default_index_dir
+    from patchloop.protocols import Retriever
 
 __all__ = [
     "WORKTREE",
@@ -35,17 +45,29 @@ __all__ = [
     "HybridRetriever",
     "IndexStats",
     "Progress",
+    "RetrieverFactory",
     "build_index",
     "default_index_dir",
     "gc",
     "lexical_retriever",
     "open_retriever",
+    "project_scope",
     "retrievers",
     "search",
 ]
 
+
+class RetrieverFactory(Protocol):
+    """What a ``retriever`` registry entry is: a retriever over the working tree ``repo``,
+    its hits limited to ``scope`` (see :func:`project_scope`)."""
+
+    def __call__(
+        self, repo: Path, *, store_dir: Path | None = None, scope: str = ""
+    ) -> Retriever: ...
+
+
 #: Retriever implementations by short name.
-retrievers: Registry[Any] = Registry(
+retrievers: Registry[RetrieverFactory] = Registry(
     "retriever",
     {
         "hybrid": "patchloop.index.hybrid:HybridRetriever",
@@ -64,6 +86,7 @@ _LAZY = {
     "gc": "patchloop.index.collect",
     "lexical_retriever": "patchloop.index.hybrid",
     "open_retriever": "patchloop.index.hybrid",
+    "project_scope": "patchloop.index.hybrid",
     "search": "patchloop.index.hybrid",
 }
 

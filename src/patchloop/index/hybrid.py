@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 
     from patchloop.index.vectors import VectorIndex
 
-__all__ = ["HybridRetriever", "lexical_retriever", "open_retriever", "search"]
+__all__ = [
+    "HybridRetriever",
+    "lexical_retriever",
+    "open_retriever",
+    "project_scope",
+    "search",
+]
 
 SIGNALS = ("bm25", "dense", "repomap")
 
@@ -310,18 +316,20 @@ def open_retriever(
     """
     del snapshot
     project = Path(getattr(where, "project", where)).resolve()
-    root = repo_root(project)
-    scope = project.relative_to(root).as_posix()
-    return HybridRetriever(
-        project, store_dir=store_dir, dense=dense, scope="" if scope == "." else scope
-    )
+    return HybridRetriever(project, store_dir=store_dir, dense=dense, scope=project_scope(project))
+
+
+def project_scope(project: Path) -> str:
+    """Where ``project`` lies in its git work tree (``""`` at the top): the hits' scope."""
+    scope = project.relative_to(repo_root(project)).as_posix()
+    return "" if scope == "." else scope
 
 
 def lexical_retriever(
-    repo: Path, *, ref: str | None = None, store_dir: Path | None = None
+    repo: Path, *, ref: str | None = None, store_dir: Path | None = None, scope: str = ""
 ) -> HybridRetriever:
     """A retriever with BM25 and repo-map ranks only: no model, no torch or faiss import."""
-    return HybridRetriever(repo, ref=ref, store_dir=store_dir, dense=False)
+    return HybridRetriever(repo, ref=ref, store_dir=store_dir, dense=False, scope=scope)
 
 
 def search(

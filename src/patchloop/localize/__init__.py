@@ -11,6 +11,8 @@ signal in ``Location.signals``. ``localizer`` maps short names to implementation
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from patchloop.localize.calls import call_locations
 from patchloop.localize.frames import frame_locations
 from patchloop.localize.fusion import DEFAULT_WEIGHTS, RRF_K, fuse, fuse_files, promote
@@ -60,7 +62,7 @@ __all__ = [
 ]
 
 #: Localizer implementations by short name (classes; construct with the signals you have).
-localizers: Registry[type[Localizer]] = Registry(
+localizers: Registry[Callable[..., Localizer]] = Registry(
     "localizer",
     {
         "traceback": "patchloop.localize.localizers:TracebackLocalizer",

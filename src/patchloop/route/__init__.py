@@ -9,16 +9,12 @@ shapes, a verification-gated cascade of tiers.
   fits a new head (``patchloop route train``); heads are JSON (:class:`IntentHead`).
 - :func:`fit_plan` runs a plan through the current repair loop's configuration.
 
-Routers are registered by short name: ``intent`` and ``default`` (every tier, global budgets).
+Two classes implement the ``Router`` seam: :class:`IntentRouter`, which the repair loop uses,
+and :class:`DefaultRouter` (every tier, global budgets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from patchloop.protocols import Router
-from patchloop.registry import Registry
 from patchloop.route.cascade import fit_plan
 from patchloop.route.classifier import IntentClassifier, Prediction, load_classifier
 from patchloop.route.dataset import SHIPPED_DATA, Example, parse_examples, read_examples
@@ -45,28 +41,12 @@ __all__ = [
     "RouteSettings",
     "effective_policy",
     "fit_plan",
-    "get_router",
     "load_classifier",
     "load_head",
     "parse_examples",
     "plan_for",
     "read_examples",
     "route_settings",
-    "routers",
     "should_classify",
     "train_head",
 ]
-
-routers: Registry[Callable[..., Router]] = Registry(
-    "router",
-    {
-        "intent": "patchloop.route.router:IntentRouter",
-        "default": "patchloop.route.router:DefaultRouter",
-    },
-)
-"""Short name -> router class, built as ``cls(config, model_names=...)``."""
-
-
-def get_router(name: str = "intent", /, *args: Any, **options: Any) -> Router:
-    """The router registered as ``name`` (or at a dotted path), built with the arguments."""
-    return routers.resolve(name)(*args, **options)
