@@ -221,7 +221,7 @@ class RunSession:
         runner = self.runner(
             wall_s=self.config.tests.timeout, per_test_timeout=self.config.tests.per_test_timeout
         )
-        # k runs to find flaky tests; the coverage run is planning.spectrum's, shared.
+        # k runs to find flaky tests; the coverage run is planning.coverage.spectrum's, shared.
         base = run_baseline(
             self.sandbox,
             self.snapshot.template,
