@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from patchloop.domain import AttemptStatus, Feedback, Patch
 from patchloop.errors import EditError, PatchloopError
-from patchloop.session import RunSession, Verdict, classify
+from patchloop.session import RunSession, classify
+from patchloop.staging import Verdict
 from patchloop.tiers import Proposal
 
 __all__ = ["Judged", "best_partial", "judge", "patch_key", "summary_feedback"]
@@ -70,7 +71,7 @@ def judge(
             judged.append(_failed(proposal, proposal.error))
             continue
         try:
-            patch = run.check(proposal)
+            patch = run.staging.check(proposal)
         except EditError as exc:
             judged.append(_failed(proposal, exc))
             continue
@@ -91,7 +92,7 @@ def judge(
             member.votes = len(members)
             member.same_as = first.proposal if member is not first else None
         assert first.proposal.patch is not None
-        verdict = run.verify(
+        verdict = run.staging.verify(
             first.proposal.patch,
             fail_fast=fail_fast,
             want_feedback=not fail_fast,

@@ -1,7 +1,8 @@
-"""State and services of one repair run: snapshot, sandbox, verification, budget, record.
+"""State of one repair run: snapshot, sandbox, budget, events, and the baseline policy.
 
-The loop in :mod:`patchloop.loop` reads as the algorithm; this module holds the bookkeeping it
-delegates to.
+The loop in :mod:`patchloop.loop` reads as the algorithm; :class:`RunSession` holds the
+bookkeeping it delegates to, composing verification staging (:mod:`patchloop.staging`) and the
+run's record (:mod:`patchloop.recording`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import re
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,6 @@ from patchloop.domain import (
     Feedback,
     FeedbackKind,
     Limits,
-    Patch,
     Plan,
     RunRecord,
     RunStatus,
@@ -32,13 +30,9 @@ from patchloop.domain import (
     Task,
     TestOutcome,
     TestReport,
-    TestSelection,
-    Usage,
 )
 from patchloop.edits import get_format
-from patchloop.edits.apply import write_patch
 from patchloop.edits.auto import AUTO
-from patchloop.edits.syntax import check_syntax
 from patchloop.errors import (
     ApplyError,
     BudgetExceeded,
@@ -55,26 +49,25 @@ from patchloop.errors import (
     UnsafeEdit,
 )
 from patchloop.protocols import EditFormat, EventSink, Sandbox, TestRunner
+from patchloop.recording import Recorder
 from patchloop.repo.snapshot import Snapshot, save_snapshot
 from patchloop.sandbox import get_sandbox, limits_from_settings, sandbox_kind
+from patchloop.staging import Staging, Verdict, process_summary
 from patchloop.store import RunStore, RunWriter
 from patchloop.store.redact import remember_specs, scrub
 from patchloop.tiers import Proposal
 from patchloop.verify._report import REJECTED
 from patchloop.verify.baseline import run_baseline
 from patchloop.verify.collection import collection_errors, describe
-from patchloop.verify.feedback import render_failures
 from patchloop.verify.flaky import FlakeReport
 from patchloop.verify.green import is_green
-from patchloop.verify.guard import check_patch
 from patchloop.verify.nodeids import check_named_tests
-from patchloop.verify.plan import Stage, VerificationPlan
 from patchloop.verify.pytest_runner import PytestRunner
 
 if TYPE_CHECKING:
     from patchloop.localize import CoverageMap
 
-__all__ = ["EventSink", "RunSession", "Verdict"]
+__all__ = ["EventSink", "RunSession", "classify"]
 
 log = logging.getLogger("patchloop.session")
 
@@ -91,17 +84,6 @@ ERROR_KINDS: tuple[tuple[type[PatchloopError], AttemptStatus, FeedbackKind], ...
     (ModelError, "model_error", "model"),
     (InfrastructureError, "infra_error", "infra"),
 )
-
-
-@dataclass
-class Verdict:
-    """What verification of one patch found."""
-
-    green: bool
-    failing: tuple[str, ...]
-    feedback: str
-    reports: list[TestReport] = field(default_factory=list)
-    sandbox_s: float = 0.0
 
 
 class RunSession:
@@ -139,8 +121,6 @@ class RunSession:
         self.started = time.monotonic()
         self.deadline = self.started + config.timeout
         self.on_event = on_event
-        self.attempts: list[Attempt] = []
-        self.usage = Usage()
         self.timings: dict[str, float] = {}
         self.sandbox_s = 0.0
         self.baseline_report: TestReport | None = None
@@ -151,8 +131,10 @@ class RunSession:
         """The tiers the run planned (routed by intent, or recorded for replay)."""
         """Per-test coverage of the snapshot, when it was recorded (localization, selection)."""
         self.flakes: FlakeReport | None = None
-        self._plan: VerificationPlan | None = None
-        self._last_checkpoint = 0.0
+        self.staging = Staging(self)
+        """Checks and verifies candidates (:mod:`patchloop.staging`)."""
+        self.recorder = Recorder(self)
+        """Attempts, usage, checkpoints and the run record (:mod:`patchloop.recording`)."""
         with ExitStack() as undo:  # a run that cannot start closes what it opened
             undo.callback(self.sandbox.close)
             self.writer: RunWriter = store.create(run_id)
@@ -187,7 +169,7 @@ class RunSession:
         """``time`` or ``tokens`` when the run's global budget is spent."""
         if time.monotonic() >= self.deadline:
             return "time"
-        if self.usage.total >= self.config.max_tokens:
+        if self.recorder.usage.total >= self.config.max_tokens:
             return "tokens"
         return None
 
@@ -248,7 +230,7 @@ class RunSession:
             )
         if report.status == "no_report":
             raise InfrastructureError(
-                "the test command produced no test report: " + _process_summary(report),
+                "the test command produced no test report: " + process_summary(report),
                 hint="check --test-cmd; it must run pytest from the project directory",
             )
         rejected = next((o for o in report.outcomes if o.message.startswith(REJECTED)), None)
@@ -311,111 +293,6 @@ class RunSession:
         log.warning("%s", message)
         self.emit("baseline.collect_error", message, path=outcome.nodeid)
 
-    @property
-    def verification_plan(self) -> VerificationPlan:
-        """What each candidate must run; built on first use, after coverage was recorded."""
-        if self._plan is None:
-            assert self.baseline_report is not None, "baseline() first"
-            tests = self.config.tests
-            coverage = (
-                self.coverage if self.coverage is not None and self.coverage.complete else None
-            )
-            self._plan = VerificationPlan(
-                self.snapshot.template,
-                targets=self.targets,
-                regressions=self.regressions,
-                flakes=self.flakes,
-                coverage=coverage.lines if coverage is not None else None,
-                namespace=f"{sys.executable}\0{' '.join(self.task.test_cmd)}",
-                full_suite=tests.full_suite,
-                files=self.snapshot.files,
-            )
-            self._plan.seed(self.baseline_report)
-        return self._plan
-
-    def check(self, proposal: Proposal) -> Patch:
-        """Dry-run the proposal against the snapshot and apply the tamper guard."""
-        t0 = time.monotonic()
-        try:
-            patch = proposal.patch
-            if patch is None:
-                patch = self.format.apply(self.snapshot.template, proposal.edits, dry_run=True)
-                proposal.patch = patch
-            if patch.empty:
-                raise EditError(
-                    "the edits change nothing",
-                    feedback="The edits leave every file as it was; change the code under test.",
-                )
-            check_patch(patch, allow_test_edits=self.task.allow_test_edits)
-            check_syntax(patch)
-            return patch
-        finally:
-            proposal.timings["apply"] = time.monotonic() - t0
-
-    def verify(
-        self,
-        patch: Patch,
-        *,
-        fail_fast: bool,
-        want_feedback: bool,
-        deadline: float | None = None,
-    ) -> Verdict:
-        """Failing tests first; when they pass, the tests that passed at baseline.
-
-        ``deadline`` (a ``time.monotonic()`` value) bounds the test runs, e.g. a tier's end.
-        """
-        t0 = time.monotonic()
-        budget = self.config.tests
-        base = self.baseline_report.duration_s if self.baseline_report else budget.timeout
-        # A candidate may loop forever; give it a few times the baseline, not the full timeout.
-        wall = min(budget.timeout, 10.0 + 5.0 * base)
-        if deadline is not None:
-            wall = max(1.0, min(wall, deadline - t0))
-        runner = self.runner(wall_s=wall, per_test_timeout=budget.per_test_timeout)
-        verdict = Verdict(green=False, failing=(), feedback="")
-        plan = self.verification_plan
-        tree = plan.tree_for(patch)
-        before = self.baseline_report.by_id() if self.baseline_report else {}
-        with ExitStack() as stack:
-            workspace: Path | None = None
-            stages = [self.targets]
-            if budget.regressions and self.regressions:
-                stages.append(self.regressions)
-            for nodeids in stages:
-                # With feedback wanted the targets run: the feedback must show this very patch.
-                fresh = want_feedback and nodeids is self.targets
-                stage = Stage(run=nodeids) if fresh else plan.stage(nodeids, tree)
-                report: TestReport | None = None
-                if stage.run:
-                    if workspace is None:
-                        workspace = stack.enter_context(
-                            self.sandbox.workspace(self.snapshot.template)
-                        )
-                        write_patch(workspace, patch)
-                    selection = TestSelection(nodeids=stage.run, fail_fast=fail_fast)
-                    report = runner.run(workspace, selection)
-                    verdict.reports.append(report)
-                    if report.process is not None and report.process.error:
-                        raise InfrastructureError(
-                            "the test command could not start: " + report.process.error
-                        )
-                    plan.record(report, tree)
-                outcomes = stage.outcomes(report)
-                failing = tuple(n for n in nodeids if not is_green(n, outcomes, baseline=before))
-                if failing:
-                    verdict.failing = failing
-                    if want_feedback:
-                        shown = report or TestReport(outcomes=tuple(outcomes.values()))
-                        root = workspace or self.snapshot.template
-                        verdict.feedback = _failure_text(shown, failing, root)
-                    break
-            else:
-                verdict.green = True
-        verdict.sandbox_s = time.monotonic() - t0
-        self.sandbox_s += verdict.sandbox_s
-        self.spend("verify", verdict.sandbox_s)
-        return verdict
-
     # ------------------------------------------------------------------ record
 
     def record_attempt(
@@ -431,121 +308,35 @@ class RunSession:
         same_as: int | None = None,
         failing: tuple[str, ...] | None = None,
     ) -> Attempt:
-        """Turn a finished proposal into an ``Attempt``, store its files, checkpoint.
-
-        A candidate whose patch was verified for another (``same_as``, the other's attempt
-        index) carries that verdict's ``failing`` tests without a test run of its own."""
-        t0 = time.monotonic()
-        completion = proposal.completion
-        usage = completion.usage if completion is not None else Usage()
-        self.usage = self.usage + usage
-        patch = proposal.patch
-        attempt = Attempt(
-            index=len(self.attempts) + 1,
-            tier=proposal.tier,
+        """Record a finished proposal as an ``Attempt`` (see :meth:`Recorder.record_attempt`)."""
+        return self.recorder.record_attempt(
+            proposal,
             iteration=iteration,
             status=status,
-            well_formed=proposal.well_formed,
-            edits=len(proposal.edits),
-            diff=patch.diff if patch is not None else "",
-            paths=patch.paths if patch is not None else (),
-            failing=len(failing) if failing is not None else None,
-            failing_tests=failing or (),
             feedback=feedback,
-            usage=usage,
-            prompt_chars=sum(len(m.content) for m in proposal.messages),
-            prefix_shared_chars=proposal.prefix_shared_chars,
-            prefix_shared_tokens=proposal.prefix_shared_tokens,
-            timings={k: round(v, 4) for k, v in proposal.timings.items()},
-            sandbox_s=round(verdict.sandbox_s, 4) if verdict is not None else 0.0,
-            label=proposal.label,
+            verdict=verdict,
             error=error,
-            sample=proposal.sample if proposal.completion is not None else None,
             votes=votes,
             same_as=same_as,
-            edit_format=proposal.edit_format,
+            failing=failing,
         )
-        for phase, seconds in proposal.timings.items():
-            self.spend(phase, seconds)
-        self.attempts.append(attempt)
-        if completion is not None or proposal.messages:
-            self.writer.attempt_files(
-                attempt.index,
-                messages=proposal.messages,
-                completion=completion,
-                diff=attempt.diff,
-                report=verdict.reports[-1] if verdict and verdict.reports else None,
-                feedback=feedback.text if feedback else "",
-            )
-        self.emit(
-            "attempt.end",
-            proposal.label or status,
-            attempt=attempt.index,
-            tier=attempt.tier,
-            status=status,
-            failing=attempt.failing,
-            prompt_tokens=usage.prompt_tokens,
-            cached_tokens=usage.cached_tokens,
-        )
-        now = time.monotonic()
-        # Fixer tiers try hundreds of candidates; events keep every one, the record every second.
-        if completion is not None or now - self._last_checkpoint >= 1.0:
-            self.checkpoint()
-            self._last_checkpoint = now
-        self.spend("record", time.monotonic() - t0)
-        return attempt
-
-    def best_attempt(self) -> Attempt | None:
-        """The verified attempt, else the verified-and-failing one with the fewest failures."""
-        tried = [a for a in self.attempts if a.failing is not None and a.diff]
-        if not tried:
-            return None
-        return min(tried, key=lambda a: (a.status != "verified", a.failing, len(a.diff), a.index))
-
-    def record(self, status: RunStatus, stop_reason: str, error: str = "") -> RunRecord:
-        """The run record as it stands."""
-        best = self.best_attempt()
-        report = self.baseline_report
-        return RunRecord(
-            id=self.run_id,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            status=status,
-            stop_reason=stop_reason,
-            task=self.task,
-            config=self.config.model_dump(mode="json"),
-            snapshot=self.snapshot.info,
-            baseline_failing=report.failing if report else (),
-            baseline_passing=report.passing if report else (),
-            targets=self.targets,
-            attempts=tuple(self.attempts),
-            best_attempt=best.index if best else None,
-            diff=best.diff if best else "",
-            usage=self.usage,
-            timings={k: round(v, 4) for k, v in sorted(self.timings.items())},
-            sandbox_s=round(self.sandbox_s, 4),
-            wall_s=round(time.monotonic() - self.started, 4),
-            error=error or None,
-            replay_of=self.replay_of,
-            plan=self.repair_plan,
-            flaky=self.flakes.flaky if self.flakes else (),
-        )
-
-    def checkpoint(self) -> None:
-        """Rewrite the record on disk, marked as still running."""
-        self.writer.checkpoint(self.record("not_fixed", "running"))
 
     def finish(self, status: RunStatus, stop_reason: str, error: str = "") -> RunRecord:
         """Final record, written and returned."""
-        record = self.record(status, stop_reason, error)
+        record = self.recorder.record(status, stop_reason, error)
         self.writer.checkpoint(record)
-        if self._plan is not None:
-            try:
-                self._plan.cache.save(self.writer.directory / "test_cache.json")
-            except OSError as exc:
-                self.emit("record.warning", f"could not save the test result cache: {exc}")
+        try:
+            self.staging.save_cache(self.writer.directory / "test_cache.json")
+        except OSError as exc:
+            self.emit("record.warning", f"could not save the test result cache: {exc}")
         self.emit("run.end", stop_reason, status=status, attempts=len(self.attempts))
         self.writer.close()
         return record
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """The attempts recorded so far, in order."""
+        return self.recorder.attempts
 
     def close(self) -> None:
         """Release what the run opened: the sandbox's warm interpreters and scratch space."""
@@ -582,19 +373,3 @@ def classify(exc: PatchloopError) -> tuple[AttemptStatus, FeedbackKind]:
         if isinstance(exc, cls):
             return status, kind
     return "infra_error", "infra"
-
-
-def _failure_text(report: TestReport, failing: tuple[str, ...], root: Path) -> str:
-    if report.status == "no_report":
-        return "The test run crashed before writing a report.\n" + _process_summary(report)
-    return render_failures(report, failing, root=root)
-
-
-def _process_summary(report: TestReport) -> str:
-    process = report.process
-    if process is None:
-        return "(no process information)"
-    if process.error:
-        return process.error
-    tail = (process.stderr.strip() or process.stdout.strip())[-1500:]
-    return f"exit status {process.exit_code}; output ends with:\n{tail}"
