@@ -9,6 +9,7 @@ from pathlib import Path
 
 from patchloop.config import Config
 from patchloop.domain import AttemptStatus, Feedback, Plan, RunRecord, Task
+from patchloop.ensemble import arrange, check_search
 from patchloop.errors import BadOutput, EditError, ModelError, NothingToFix, PatchloopError
 from patchloop.planning import (
     NEEDS_A_FAILING_TEST,
@@ -57,6 +58,7 @@ def repair(
                 if isinstance(model, Closeable):
                     opened.callback(model.close)
         default_plan(config, [m.name for m in chosen])  # a plan with no tiers fails first
+        check_search(config.search)
         snap = snapshot or take_snapshot(locate(task.repo))
         if snapshot is None:
             opened.callback(snap.remove)
@@ -77,7 +79,7 @@ def _drive(run: RunSession, models: Sequence[Model], plan: Plan | None) -> RunRe
         except NothingToFix as exc:
             return run.finish("nothing_to_fix", "nothing_to_fix", _unverifiable(run, str(exc)))
         stop = "exhausted"
-        for tier in build_tiers(run, models, plan):
+        for tier in arrange(build_tiers(run, models, plan), run.config.search):
             stop = _run_tier(run, tier)
             if stop in ("verified", "time", "tokens"):
                 return run.finish("verified" if stop == "verified" else "not_fixed", stop)

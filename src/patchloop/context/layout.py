@@ -11,6 +11,7 @@ counters) goes before the tail.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -162,6 +163,14 @@ class PromptLayout:
     def paths(self) -> frozenset[str]:
         """Paths of every file in the prompt."""
         return frozenset(f.path for f in self.files)
+
+    def restyled(self, instructions: str) -> PromptLayout:
+        """The same prompt with other edit-format instructions (a model asked in two formats);
+        the copy grows on its own from here (:meth:`add_files`)."""
+        other = copy.copy(self)
+        other.system = Message(role="system", content=f"{SYSTEM_RULES}\n{instructions.strip()}\n")
+        other._fixed = None
+        return other
 
     def cache_points(self) -> tuple[tuple[int, int], ...]:
         """Where the prompt stops being the same across runs: after the system message (the
