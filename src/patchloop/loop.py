@@ -146,7 +146,7 @@ def _record(
     if not judged:
         if draft.patch is not None or draft.completion is not None or draft.messages:
             status, feedback, error = failure
-            run.record_attempt(
+            run.recorder.record_attempt(
                 draft,
                 iteration=iteration,
                 status=status,
@@ -158,7 +158,7 @@ def _record(
     recorded: dict[int, int] = {}
     for j in judged:
         same = recorded.get(id(j.same_as)) if j.same_as is not None else None
-        attempt = run.record_attempt(
+        attempt = run.recorder.record_attempt(
             j.proposal,
             iteration=iteration,
             status=j.status,
@@ -186,7 +186,7 @@ def _observe(run: RunSession, tier: Tier, judged: list[Judged]) -> None:
             "context.added",
             f"failure points at {', '.join(added)}: added to the prompt",
             tier=tier.name,
-            attempt=len(run.attempts),
+            attempt=len(run.recorder.attempts),
             files=len(added),
         )
 

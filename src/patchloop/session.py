@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING
 
 from patchloop.config import Config
 from patchloop.domain import (
-    Attempt,
     AttemptStatus,
     Event,
-    Feedback,
     FeedbackKind,
     Limits,
     Plan,
@@ -52,10 +50,9 @@ from patchloop.protocols import EditFormat, EventSink, Sandbox, TestRunner
 from patchloop.recording import Recorder
 from patchloop.repo.snapshot import Snapshot, save_snapshot
 from patchloop.sandbox import get_sandbox, limits_from_settings, sandbox_kind
-from patchloop.staging import Staging, Verdict, process_summary
+from patchloop.staging import Staging, process_summary
 from patchloop.store import RunStore, RunWriter
 from patchloop.store.redact import remember_specs, scrub
-from patchloop.tiers import Proposal
 from patchloop.verify._report import REJECTED
 from patchloop.verify.baseline import run_baseline
 from patchloop.verify.collection import collection_errors, describe
@@ -295,32 +292,6 @@ class RunSession:
 
     # ------------------------------------------------------------------ record
 
-    def record_attempt(
-        self,
-        proposal: Proposal,
-        *,
-        iteration: int,
-        status: AttemptStatus,
-        feedback: Feedback | None,
-        verdict: Verdict | None,
-        error: str = "",
-        votes: int = 1,
-        same_as: int | None = None,
-        failing: tuple[str, ...] | None = None,
-    ) -> Attempt:
-        """Record a finished proposal as an ``Attempt`` (see :meth:`Recorder.record_attempt`)."""
-        return self.recorder.record_attempt(
-            proposal,
-            iteration=iteration,
-            status=status,
-            feedback=feedback,
-            verdict=verdict,
-            error=error,
-            votes=votes,
-            same_as=same_as,
-            failing=failing,
-        )
-
     def finish(self, status: RunStatus, stop_reason: str, error: str = "") -> RunRecord:
         """Final record, written and returned."""
         record = self.recorder.record(status, stop_reason, error)
@@ -329,14 +300,9 @@ class RunSession:
             self.staging.save_cache(self.writer.directory / "test_cache.json")
         except OSError as exc:
             self.emit("record.warning", f"could not save the test result cache: {exc}")
-        self.emit("run.end", stop_reason, status=status, attempts=len(self.attempts))
+        self.emit("run.end", stop_reason, status=status, attempts=len(self.recorder.attempts))
         self.writer.close()
         return record
-
-    @property
-    def attempts(self) -> list[Attempt]:
-        """The attempts recorded so far, in order."""
-        return self.recorder.attempts
 
     def close(self) -> None:
         """Release what the run opened: the sandbox's warm interpreters and scratch space."""
