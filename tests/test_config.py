@@ -10,7 +10,7 @@ from patchloop.errors import ConfigError
 
 def test_defaults(tmp_path: Path) -> None:
     resolved = load_config(tmp_path, environ={})
-    assert resolved.config.edit_format == "search-replace"
+    assert resolved.config.edit_format == "auto"
     assert resolved.sources["max_iterations"] == "default"
 
 
@@ -135,7 +135,7 @@ def test_repository_config_cannot_set_trusted_keys(
     resolved = load_config(tmp_path, environ={})
     config = resolved.config
     assert config.models == ()
-    assert config.edit_format == "search-replace"
+    assert config.edit_format == "auto"  # the default: the hostile dotted path was ignored
     assert config.state_dir == ".patchloop"
     assert config.model.api_key_env == "OPENAI_API_KEY"
     assert config.model.adapters == {}
@@ -220,7 +220,7 @@ def test_restricted_view_of_a_recorded_config_keeps_the_trusted_keys(tmp_path: P
     assert config.models == ("scripted:a",)
     assert config.max_iterations == 3
     assert config.sandbox.kind == "bwrap"
-    assert config.edit_format == "search-replace"
+    assert config.edit_format == "auto"
     assert config.model.api_key_env == "OPENAI_API_KEY"
     assert config.state_dir == ".mine"
 
