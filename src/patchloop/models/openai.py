@@ -8,6 +8,7 @@ tokens are reported.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,8 +16,8 @@ import httpx
 
 from patchloop.config import ModelSettings
 from patchloop.context.tokens import estimate_tokens
-from patchloop.domain import Capabilities, Completion, CompletionRequest, Usage
-from patchloop.errors import BadOutput, UsageError
+from patchloop.domain import Capabilities, Completion, CompletionRequest, Sampling, Usage
+from patchloop.errors import BadOutput, ModelTimeout, UsageError
 from patchloop.models import _http
 from patchloop.models._http import (
     HttpBackend,
@@ -142,12 +143,46 @@ class OpenAIModel(HttpBackend):
 
     def complete(self, request: CompletionRequest) -> Completion:
         """One chat completion; server failures raise from the error tree."""
+        return self._ask(request, deadline_of(request.timeout_s), 1)[0]
+
+    def complete_many(
+        self, request: CompletionRequest, samplings: Sequence[Sampling]
+    ) -> list[Completion]:
+        """One completion per sampling, in order. On a server that answers several choices,
+        samplings that differ only in their seed go in one request with ``n`` (the prompt is
+        evaluated once); choices a server leaves out are asked for one at a time."""
         deadline = deadline_of(request.timeout_s)
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for index, sampling in enumerate(samplings):
+            same = (sampling.temperature, sampling.max_tokens, sampling.stop)
+            groups.setdefault(same if self._several(sampling) else (index,), []).append(index)
+        out: dict[int, Completion] = {}
+        for indexes in groups.values():
+            one = request.model_copy(update={"sampling": samplings[indexes[0]]})
+            answered = self._ask(one, deadline, len(indexes))
+            out.update(zip(indexes, answered, strict=False))  # a server may send fewer
+            for index in indexes:
+                if index not in out:
+                    alone = request.model_copy(update={"sampling": samplings[index]})
+                    out[index] = self._ask(alone, deadline, 1)[0]
+        return [out[index] for index in range(len(samplings))]
+
+    def _several(self, sampling: Sampling) -> bool:
+        """Whether samples like this one can share a request (greedy ones would be equal)."""
+        return self.profile.several_choices and sampling.temperature > 0
+
+    def _ask(self, request: CompletionRequest, deadline: float | None, n: int) -> list[Completion]:
+        """The choices of one request for ``n`` of them (at least one, maybe fewer)."""
         body = self.request_body(request)
+        if n > 1:
+            body["n"] = n
+        if deadline is not None and deadline <= time.monotonic():
+            raise ModelTimeout("the time budget ran out before the model was asked")
         started = time.perf_counter()
         data = self._http.post_json("/chat/completions", body, deadline=deadline)
         latency = time.perf_counter() - started
-        return self.parse_reply(data, request, latency=latency, sent_model=str(body["model"]))
+        first = self.parse_reply(data, request, latency=latency, sent_model=str(body["model"]))
+        return [first] if n == 1 else _choices(data, first, latency, n)
 
     def parse_reply(
         self, data: Any, request: CompletionRequest, *, latency: float, sent_model: str
@@ -221,3 +256,36 @@ def from_spec(
         sleep=sleep,
         transport=transport,
     )
+
+
+def _choices(data: Any, first: Completion, latency: float, n: int) -> list[Completion]:
+    """Up to ``n`` choices of a reply whose first is ``first``: the prompt was evaluated once,
+    so its tokens count on the first only, and the completion tokens are shared out."""
+    texts = [first.text]
+    for choice in data["choices"][1:n]:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            break
+        texts.append(_content(message.get("content")))
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    reported = usage.get("completion_tokens")
+    estimates = [max(1, estimate_tokens(t)) for t in texts]
+    shares = estimates
+    if isinstance(reported, int) and reported > 0:
+        shares = [round(reported * e / sum(estimates)) for e in estimates]
+    out = [
+        first.model_copy(
+            update={"usage": first.usage.model_copy(update={"completion_tokens": shares[0]})}
+        )
+    ]
+    for k, text in enumerate(texts[1:], start=1):
+        out.append(
+            Completion(
+                text=text,
+                finish_reason=str(data["choices"][k].get("finish_reason") or "stop"),
+                usage=Usage(completion_tokens=shares[k]),
+                latency_s=latency,
+                model=first.model,
+            )
+        )
+    return out

@@ -120,6 +120,8 @@ class ServerProfile:
     """Send ``chat_template_kwargs.enable_thinking = false`` with a contract, so reasoning
     templates do not move the constrained answer into a reasoning field."""
     cache_key_field: str | None = None
+    several_choices: bool = False
+    """The server answers ``n`` choices per request (samples of one prompt share its prefill)."""
     _warned: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def shape(self, body: Body, contract: OutputContract | None) -> None:
@@ -175,6 +177,7 @@ PROFILES: dict[str, ServerProfile] = {
             capabilities=Capabilities(constrained_output=True, reports_cached_tokens=True),
             contract_fields=_openai,
             cache_key_field="prompt_cache_key",
+            several_choices=True,
         ),
         ServerProfile(
             kind="vllm",
@@ -186,6 +189,7 @@ PROFILES: dict[str, ServerProfile] = {
             max_tokens_field="max_completion_tokens",
             health_path="/health",
             thinking_off_for_contracts=True,
+            several_choices=True,
         ),
         ServerProfile(
             kind="sglang",
@@ -197,6 +201,7 @@ PROFILES: dict[str, ServerProfile] = {
             health_path="/health",
             cached_paths=(_USAGE_CACHED, ("meta_info", "cached_tokens")),
             thinking_off_for_contracts=True,
+            several_choices=True,
         ),
         ServerProfile(
             kind="llama-server",
