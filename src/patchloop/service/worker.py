@@ -90,6 +90,9 @@ def _job_process(fd: int, lease: Lease, settings: ServiceSettings) -> None:
     except BaseException:  # the worker reports a job process that ends without a result
         code = 1
     finally:
+        from patchloop.verify.pytest_runner import release_plugin_dir
+
+        release_plugin_dir()  # atexit does not run past os._exit
         os._exit(code)
 
 

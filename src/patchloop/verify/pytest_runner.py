@@ -60,11 +60,12 @@ CHANNEL_GRACE_S = 2.0
 
 _plugin_lock = threading.Lock()
 _plugin_path: Path | None = None
+_plugin_owner: int | None = None
 
 
 def plugin_dir() -> Path:
     """The private directory holding the plugin module; made once per process, removed at exit."""
-    global _plugin_path  # noqa: PLW0603 - one copy per process
+    global _plugin_path, _plugin_owner
     with _plugin_lock:
         if _plugin_path is None or not (_plugin_path / f"{PLUGIN_MODULE}.py").is_file():
             directory = make_temp_dir("plugin")
@@ -73,9 +74,25 @@ def plugin_dir() -> Path:
             # Readable by any uid: an isolated sandbox may run tests as an unprivileged user.
             directory.chmod(0o755)
             target.chmod(0o644)
-            atexit.register(remove_tree, directory)
-            _plugin_path = directory
+            # Only the process that made it removes it (a forked child exiting must not).
+            atexit.register(_remove_if_owner, directory, os.getpid())
+            _plugin_path, _plugin_owner = directory, os.getpid()
         return _plugin_path
+
+
+def _remove_if_owner(directory: Path, owner: int) -> None:
+    if os.getpid() == owner and directory.exists():
+        remove_tree(directory)
+
+
+def release_plugin_dir() -> None:
+    """Remove the plugin directory now if this process made it: for processes that end with
+    ``os._exit`` (forked job processes), where ``atexit`` does not run."""
+    global _plugin_path  # noqa: PLW0603 - one copy per process
+    with _plugin_lock:
+        if _plugin_path is not None and _plugin_owner == os.getpid():
+            remove_tree(_plugin_path)
+            _plugin_path = None
 
 
 class _Channel:
