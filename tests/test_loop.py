@@ -14,7 +14,7 @@ from patchloop.errors import UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import ScriptedModel, ScriptedReply
 from patchloop.store import RunStore
-from tests.conftest import FIX_REPLY, tree_state
+from tests.conftest import CALC, FIX_REPLY, tree_state
 
 WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
 TEST_EDIT_REPLY = """test_calc.py
@@ -382,3 +382,24 @@ def test_a_reply_that_changes_nothing_makes_the_next_request_hotter(calc_repo: P
     assert 0.0 < temperatures[1] < temperatures[3]
     # A repeat names the attempt it repeats by its number in the tier.
     assert "same edits as your attempt 2," in model.history[3].messages[-1].content
+
+
+def _whole(text: str) -> str:
+    return f"calc.py\n```python\n{text}```\n"
+
+
+def test_whole_rewrites_are_shown_again_as_their_diff(calc_repo: Path) -> None:
+    bug = "        return low\n    return value"
+    wrong = CALC.replace(bug, "        return value\n    return value")
+    fixed = CALC.replace(bug, "        return high\n    return value")
+    replies = [_whole(CALC), _whole(wrong), _whole(fixed)]
+    record, model = run(calc_repo, replies, edit_format="whole")
+    assert [a.status for a in record.attempts] == ["empty_patch", "tests_failed", "verified"]
+    # The unchanged rewrite is named as such, the wrong one shown as its diff, not the file.
+    second, third = model.history[1].messages, model.history[2].messages
+    assert second[2].role == "assistant"
+    assert second[2].content == "(I rewrote calc.py but left the code as it was.)"
+    shown = third[-2].content
+    assert shown.startswith("(I rewrote calc.py. The changes:)\n```diff\n")
+    assert "-        return low\n+        return value" in shown
+    assert "def add(a, b)" not in shown

@@ -41,7 +41,16 @@ from patchloop.errors import (
 from patchloop.protocols import BatchSampler, EditFormat, Fixer, Model
 from patchloop.verify.guard import is_test_path
 
-__all__ = ["FixerTier", "ModelTier", "Proposal", "Tier", "TierExhausted", "batch"]
+__all__ = [
+    "FixerTier",
+    "ModelTier",
+    "Proposal",
+    "Tier",
+    "TierExhausted",
+    "batch",
+    "history_reply",
+    "render_turn",
+]
 
 log = logging.getLogger("patchloop.tiers")
 
@@ -400,7 +409,7 @@ class ModelTier(Tier):
         if feedback.kind == "tests":
             added = self.layout.add_files(failure_files(self.layout, feedback.text))
             self.added_files += [f.path for f in added]
-        self.history.append(Turn(reply=shown.completion.text, feedback=render_turn(feedback)))
+        self.history.append(Turn(reply=history_reply(shown), feedback=render_turn(feedback)))
 
 
 def _left(deadline: float | None) -> float | None:
@@ -440,6 +449,27 @@ def _outcome(feedback: Feedback) -> str:
 
 def _test_path(allowed: bool) -> Callable[[str], bool]:
     return (lambda _path: False) if allowed else is_test_path
+
+
+def history_reply(proposal: Proposal) -> str:
+    """How an earlier reply is shown in the history: as it was, except whole-file rewrites,
+    which are shown as the diff of what they changed.
+
+    A small model shown its own complete file again copies it: the next reply repeats the
+    failed one, whatever the feedback said. The diff says the same in a few lines and leaves
+    nothing to copy.
+    """
+    assert proposal.completion is not None
+    edits, patch = proposal.edits, proposal.patch
+    if not edits or not all(e.whole for e in edits) or patch is None:
+        return proposal.completion.text
+    paths = ", ".join(dict.fromkeys(e.path for e in edits))
+    if patch.empty:
+        return f"(I rewrote {paths} but left the code as it was.)"
+    fence = "```"
+    while fence in patch.diff:
+        fence += "`"
+    return f"(I rewrote {paths}. The changes:)\n{fence}diff\n{patch.diff.rstrip()}\n{fence}"
 
 
 def render_turn(feedback: Feedback) -> str:

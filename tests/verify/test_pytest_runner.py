@@ -345,6 +345,25 @@ def test_missing_node_id(sandbox: SpySandbox, workspace: Path) -> None:
     assert "no such test" in only.message
 
 
+def test_a_selected_test_whose_file_fails_to_import_says_why(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path / "p",
+        {
+            "mod.py": "x = 1\n",
+            "tests/test_mod.py": "from mod import f\n\n\ndef test_f():\n    assert f() == 1\n",
+        },
+    )
+    sandbox = LocalSandbox()
+    with sandbox.workspace(root) as ws:
+        report = _runner(sandbox).run(ws, TestSelection(nodeids=("tests/test_mod.py::test_f",)))
+    missing = next(o for o in report.outcomes if o.nodeid == "tests/test_mod.py::test_f")
+    assert missing.outcome == Outcome.MISSING
+    assert missing.message.startswith("not run: collecting tests/test_mod.py failed: ImportError")
+    assert "cannot import name 'f' from 'mod'" in missing.message
+    assert "from mod import f" in missing.details
+    assert "cannot import name 'f'" in render_failures(report)
+
+
 def test_fail_fast(sandbox: SpySandbox, workspace: Path) -> None:
     selection = TestSelection(
         nodeids=("tests/test_calc.py::test_fail", "tests/test_calc.py::test_pass"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from patchloop.domain import Edit, FileChange, Patch
 from patchloop.edits.diff import make_patch
+from patchloop.edits.keep_docs import restore_dropped_docs
 from patchloop.edits.matching import find_match
 from patchloop.edits.paths import resolve_path
 from patchloop.errors import ApplyError
@@ -159,9 +160,12 @@ class Workspace:
         f.shifts.append((match.line, match.replacement.count("\n") - removed))
 
     def _rewrite(self, f: _File, content: str) -> None:
-        """The file's whole new content (a new file when it does not exist)."""
+        """The file's whole new content (a new file when it does not exist). A Python file
+        keeps the documentation a rewrite left out at its ends (see ``keep_docs``)."""
         if f.work is not None and f.work.endswith("\n") and content and not content.endswith("\n"):
             content += "\n"
+        if f.work is not None and f.rel.endswith(".py") and not self.strict:
+            content = restore_dropped_docs(f.work, content)
         f.work = content
         f.shifts.clear()
 

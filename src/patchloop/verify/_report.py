@@ -16,6 +16,7 @@ from pathlib import Path
 from patchloop.domain import Outcome, ProcessResult, TestOutcome, TestReport, TestSelection
 from patchloop.verify._frame import WATCHED, ReportFrame, read_frame
 from patchloop.verify._paths import PathMapper
+from patchloop.verify.collection import describe, is_collection_error
 from patchloop.verify.junit import JunitError, covers, parse_junit
 
 __all__ = ["REJECTED", "build_report"]
@@ -37,6 +38,18 @@ def _absent_message(nodeid: str, process: ProcessResult, timed_out: bool) -> str
     if process.exit_code == USAGE_ERROR:
         return "not run: pytest stopped with a usage error (e.g. another selected test not found)"
     return MISSING_MESSAGE
+
+
+def _collect_error(nodeid: str, outcomes: Sequence[TestOutcome]) -> TestOutcome | None:
+    """The collection error of the file or directory that holds ``nodeid``, if one was
+    reported: a test that was never run because its module failed to import says why."""
+    for o in outcomes:
+        if not o.nodeid or not is_collection_error(o):
+            continue
+        joint = "::" if o.nodeid.endswith(".py") else "/"
+        if nodeid == o.nodeid or nodeid.startswith(o.nodeid.rstrip("/") + joint):
+            return o
+    return None
 
 
 def _rejected(
@@ -114,7 +127,13 @@ def build_report(
         if not covers(nodeid, listed):
             outcome = Outcome.TIMEOUT if timed_out else Outcome.MISSING
             message = _absent_message(nodeid, process, timed_out)
-            outcomes.append(TestOutcome(nodeid=nodeid, outcome=outcome, message=message))
+            details = ""
+            if (broken := _collect_error(nodeid, outcomes)) is not None:
+                message = f"not run: collecting {broken.nodeid} failed: {describe(broken)}"
+                details = broken.details
+            outcomes.append(
+                TestOutcome(nodeid=nodeid, outcome=outcome, message=message, details=details)
+            )
             listed.append(nodeid)
     green = bool(outcomes) and all(o.outcome.ok or o.outcome == Outcome.SKIPPED for o in outcomes)
     if green and not timed_out:
