@@ -120,3 +120,32 @@ def test_patch_key_ignores_trailing_spaces_and_blank_lines_only() -> None:
     assert patch_key(patch("a = 1\n\nb = 2\n")) == patch_key(patch("a = 1   \nb = 2\n"))
     assert patch_key(patch("a = 1\n")) != patch_key(patch("    a = 1\n"))
     assert Edit  # the seam type stays importable beside the key
+
+
+def test_candidates_verified_at_once_are_judged_each_on_its_own_patch(calc_repo: Path) -> None:
+    # Two patches of the same file in one wave: each verdict is its own patch's.
+    record, _ = run(calc_repo, [BREAKS_ADD, SHORT_WRONG_REPLY], samples=2, max_iterations=1)
+    at_once, _ = run(
+        calc_repo,
+        [BREAKS_ADD, SHORT_WRONG_REPLY],
+        samples=2,
+        max_iterations=1,
+        search=SearchSettings(samples=2, workers=2),
+    )
+    failing = {a.sample: a.failing_tests for a in at_once.attempts}
+    assert failing == {0: ("test_calc.py::test_add",), 1: ("test_calc.py::test_clamp_high",)}
+    assert statuses(at_once) == statuses(record)
+    assert [a.failing_tests for a in at_once.attempts] == [
+        a.failing_tests for a in record.attempts
+    ]
+
+
+def test_verified_at_once_the_first_green_in_order_wins(calc_repo: Path) -> None:
+    replies = [BREAKS_ADD, FIX_REPLY, SHORT_WRONG_REPLY]
+    one, _ = run(calc_repo, replies, samples=3)
+    three, _ = run(calc_repo, replies, samples=3, search=SearchSettings(samples=3, workers=3))
+    assert three.status == one.status == "verified"
+    # The same record as one at a time: the larger patch, later in order, is not judged.
+    assert statuses(three) == statuses(one)
+    assert [a.status for a in three.attempts] == ["not_run", "verified", "tests_failed"]
+    assert three.diff == one.diff

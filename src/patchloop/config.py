@@ -248,6 +248,10 @@ class SearchSettings(Section):
     in the same iteration."""
     formats: tuple[str, ...] = ()
     """More edit formats each model is asked in, in the same iteration (short names)."""
+    workers: int = Field(default=1, ge=1, le=16)
+    """Candidates verified at the same time, each in its own copy of the project and its own
+    warm interpreters; the verdict is the same as one at a time (the first green candidate in
+    order of votes, then size, wins)."""
 
 
 class Config(Section):

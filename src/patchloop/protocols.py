@@ -304,7 +304,9 @@ class WarmSandbox(Protocol):
         *,
         env: Mapping[str, str] | None = None,
         readable: Sequence[Path] = (),
+        lane: int = 0,
     ) -> WarmRunner | None:
         """A fork server of ``python`` that imported ``preload`` (kept and reused per
-        arguments), or ``None`` when none can be started."""
+        arguments), or ``None`` when none can be started. Each ``lane`` has servers of its
+        own: runs in different lanes go at the same time (a server takes one run at a time)."""
         ...

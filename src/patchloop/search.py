@@ -91,24 +91,33 @@ def judge(
         for member in members:
             member.votes = len(members)
             member.same_as = first.proposal if member is not first else None
-        assert first.proposal.patch is not None
-        verdict = run.staging.verify(
-            first.proposal.patch,
+    workers = run.config.search.workers
+    # In waves of ``workers`` distinct patches, each verified in its own sandbox copy; the
+    # first green one in order wins, as if they had been verified one at a time.
+    for start in range(0, len(order), workers):
+        wave = order[start : start + workers]
+        patches = [members[0].proposal.patch for members in wave]
+        verdicts = run.staging.verify_many(
+            [p for p in patches if p is not None],
             fail_fast=fail_fast,
             want_feedback=not fail_fast,
             deadline=deadline,
         )
-        reached = bool(verdict.failing) and not set(verdict.failing) & set(run.targets)
-        for member in members:
-            member.verdict = verdict
-            member.reached_regressions = reached or verdict.green
-            member.status = "verified" if verdict.green else "tests_failed"
-            member.feedback = (
-                None if verdict.green else Feedback(kind="tests", text=verdict.feedback)
-            )
-        if verdict.green:
-            break
+        for members, verdict in zip(wave, verdicts, strict=True):
+            _judged(run, members, verdict)
+            if verdict.green:
+                return judged
     return judged
+
+
+def _judged(run: RunSession, members: Sequence[Judged], verdict: Verdict) -> None:
+    """Give one patch's verdict to every candidate that proposed it."""
+    reached = bool(verdict.failing) and not set(verdict.failing) & set(run.targets)
+    for member in members:
+        member.verdict = verdict
+        member.reached_regressions = reached or verdict.green
+        member.status = "verified" if verdict.green else "tests_failed"
+        member.feedback = None if verdict.green else Feedback(kind="tests", text=verdict.feedback)
 
 
 def _failed(proposal: Proposal, exc: PatchloopError) -> Judged:

@@ -180,8 +180,9 @@ class RunSession:
             wall_s=max(1.0, min(wall_s, self.deadline - time.monotonic() + 1.0)),
         )
 
-    def runner(self, *, wall_s: float, per_test_timeout: float) -> TestRunner:
-        """A pytest runner with the run's test command and limits."""
+    def runner(self, *, wall_s: float, per_test_timeout: float, lane: int = 0) -> TestRunner:
+        """A pytest runner with the run's test command and limits (in ``lane``, see
+        :class:`~patchloop.verify.PytestRunner`)."""
         return PytestRunner(
             self.sandbox,
             self.task.test_cmd,
@@ -191,6 +192,7 @@ class RunSession:
             warm=self.config.tests.warm,
             plugin_autoload=self.config.tests.plugin_autoload,
             plugins=self.config.tests.plugins,
+            lane=lane,
         )
 
     def baseline(self) -> TestReport:

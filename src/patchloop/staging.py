@@ -5,7 +5,10 @@ cache where the patch cannot change its outcome."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,8 @@ class Staging:
     def __init__(self, run: RunSession) -> None:
         self.run = run
         self._plan: VerificationPlan | None = None
+        #: Guards the result cache and the run's accounting when candidates verify at once.
+        self._lock = threading.Lock()
 
     @property
     def plan(self) -> VerificationPlan:
@@ -90,6 +95,36 @@ class Staging:
         finally:
             proposal.timings["apply"] = time.monotonic() - t0
 
+    def verify_many(
+        self,
+        patches: Sequence[Patch],
+        *,
+        fail_fast: bool,
+        want_feedback: bool,
+        deadline: float | None = None,
+    ) -> list[Verdict]:
+        """:meth:`verify` each of ``patches`` at the same time, each in its own copy of the
+        snapshot and its own lane of warm interpreters; verdicts in the order of ``patches``."""
+        if len(patches) <= 1:
+            return [
+                self.verify(p, fail_fast=fail_fast, want_feedback=want_feedback, deadline=deadline)
+                for p in patches
+            ]
+        self.plan  # noqa: B018 - built once, before the threads share it
+        with ThreadPoolExecutor(max_workers=len(patches), thread_name_prefix="verify") as pool:
+            futures = [
+                pool.submit(
+                    self.verify,
+                    patch,
+                    fail_fast=fail_fast,
+                    want_feedback=want_feedback,
+                    deadline=deadline,
+                    lane=lane,
+                )
+                for lane, patch in enumerate(patches)
+            ]
+            return [f.result() for f in futures]
+
     def verify(
         self,
         patch: Patch,
@@ -97,10 +132,12 @@ class Staging:
         fail_fast: bool,
         want_feedback: bool,
         deadline: float | None = None,
+        lane: int = 0,
     ) -> Verdict:
         """Failing tests first; when they pass, the tests that passed at baseline.
 
-        ``deadline`` (a ``time.monotonic()`` value) bounds the test runs, e.g. a tier's end.
+        ``deadline`` (a ``time.monotonic()`` value) bounds the test runs, e.g. a tier's end;
+        ``lane`` picks the warm interpreters (see :meth:`verify_many`).
         """
         run = self.run
         t0 = time.monotonic()
@@ -110,7 +147,7 @@ class Staging:
         wall = min(budget.timeout, 10.0 + 5.0 * base)
         if deadline is not None:
             wall = max(1.0, min(wall, deadline - t0))
-        runner = run.runner(wall_s=wall, per_test_timeout=budget.per_test_timeout)
+        runner = run.runner(wall_s=wall, per_test_timeout=budget.per_test_timeout, lane=lane)
         verdict = Verdict(green=False, failing=(), feedback="")
         plan = self.plan
         tree = plan.tree_for(patch)
@@ -123,7 +160,8 @@ class Staging:
             for nodeids in stages:
                 # With feedback wanted the targets run: the feedback must show this very patch.
                 fresh = want_feedback and nodeids is run.targets
-                stage = Stage(run=nodeids) if fresh else plan.stage(nodeids, tree)
+                with self._lock:
+                    stage = Stage(run=nodeids) if fresh else plan.stage(nodeids, tree)
                 report: TestReport | None = None
                 if stage.run:
                     if workspace is None:
@@ -138,7 +176,8 @@ class Staging:
                         raise InfrastructureError(
                             "the test command could not start: " + report.process.error
                         )
-                    plan.record(report, tree)
+                    with self._lock:
+                        plan.record(report, tree)
                 outcomes = stage.outcomes(report)
                 failing = tuple(n for n in nodeids if not is_green(n, outcomes, baseline=before))
                 if failing:
@@ -151,8 +190,9 @@ class Staging:
             else:
                 verdict.green = True
         verdict.sandbox_s = time.monotonic() - t0
-        run.sandbox_s += verdict.sandbox_s
-        run.spend("verify", verdict.sandbox_s)
+        with self._lock:
+            run.sandbox_s += verdict.sandbox_s
+            run.spend("verify", verdict.sandbox_s)
         return verdict
 
     def save_cache(self, path: Path) -> None:

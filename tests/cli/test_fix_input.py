@@ -182,3 +182,11 @@ def test_apply_refuses_a_tree_changed_during_the_run(
     assert "run record:" in err
     assert (calc_repo / "calc.py").read_text().endswith("# edited\n")
     assert "return low\n    return value" in (calc_repo / "calc.py").read_text()
+
+
+def test_samples_verified_by_workers_through_the_cli(calc_repo: Path, tmp_path: Path) -> None:
+    proc = fix(calc_repo, replies(tmp_path, WRONG, FIX_REPLY), "--samples", "2", "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    zero = fix(calc_repo, replies(tmp_path, FIX_REPLY), "--workers", "0")
+    assert zero.returncode == 2
+    assert "workers" in zero.stderr

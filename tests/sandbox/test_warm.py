@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,35 @@ def test_a_project_module_shadowing_a_preloaded_one_runs_fresh(
     finally:
         (workspace / "textwrap.py").unlink()
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_lanes_have_servers_of_their_own_that_run_at_the_same_time(
+    sandbox: BwrapSandbox | LocalSandbox, workspace: Path
+) -> None:
+    first = sandbox.warm_python(PY, ["json"], lane=1)
+    second = sandbox.warm_python(PY, ["json"], lane=2)
+    assert first is not None
+    assert second is not None
+    assert first is not second
+    assert sandbox.warm_python(PY, ["json"], lane=1) is first
+    # Each run prints when it started and ended, sleeping in between: with one server for
+    # both lanes, one run would start only after the other ended.
+    timed = _script(
+        workspace,
+        "timed.py",
+        """
+        import time
+        start = time.time()
+        time.sleep(5)
+        print(start, time.time())
+        """,
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [
+            pool.submit(warm.run, [timed], workspace, limits=Limits(wall_s=60))
+            for warm in (first, second)
+        ]
+        spans = [tuple(map(float, r.result().stdout.split())) for r in runs]
+    (a_start, a_end), (b_start, b_end) = spans
+    assert a_start < b_end
+    assert b_start < a_end

@@ -125,6 +125,10 @@ def fix(
     samples: Annotated[
         int | None, typer.Option(help="Candidates per model call; the tests choose among them.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Candidates verified at once, each in its own sandbox copy."),
+    ] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Token budget of the run.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Wall-clock budget in seconds.")] = None,
     allow_test_edits: Annotated[
@@ -151,6 +155,7 @@ def fix(
         "edit_format": edit_format,
         "max_iterations": max_iterations,
         "search.samples": samples,
+        "search.workers": workers,
         "max_tokens": max_tokens,
         "timeout": timeout,
         "allow_test_edits": allow_test_edits,

@@ -281,6 +281,7 @@ class BwrapSandbox:
         *,
         env: Mapping[str, str] | None = None,
         readable: Sequence[Path] = (),
+        lane: int = 0,
     ) -> _BwrapWarm | None:
         """A fork server of ``python`` that imported ``preload``, in its own sandbox.
 
@@ -292,12 +293,13 @@ class BwrapSandbox:
             tuple(preload),
             tuple(sorted((env or {}).items())),
             tuple(map(str, readable)),
+            lane,
         )
         mounted: list[str] = []
 
         def prepare() -> Callable[[int], subprocess.Popen[bytes]]:
             root = self.root
-            server_dir = root / "server"
+            server_dir = root / ("server" if not lane else f"server-{lane}")
             server_dir.mkdir(mode=0o755, exist_ok=True)
             script = server_script(server_dir)
 

@@ -136,6 +136,7 @@ class LocalSandbox:
         *,
         env: Mapping[str, str] | None = None,
         readable: Sequence[Path] = (),
+        lane: int = 0,
     ) -> _LocalWarm | None:
         """A fork server of ``python`` that imported ``preload``; kept and reused per arguments.
 
@@ -144,7 +145,7 @@ class LocalSandbox:
         server can be started.
         """
         del readable
-        key = (python, tuple(preload), tuple(sorted((env or {}).items())))
+        key = (python, tuple(preload), tuple(sorted((env or {}).items())), lane)
 
         def prepare() -> Callable[[int], subprocess.Popen[bytes]]:
             scratch = self._server_dir()

@@ -140,6 +140,8 @@ class PytestRunner:
     ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` (faster cold starts, but a project that relies on an
     installed plugin such as pytest-asyncio then needs it in ``plugins``, loaded with ``-p``).
     ``retries`` is how often a run that failed for infrastructure reasons is tried again.
+    ``lane`` picks the sandbox's warm interpreters: runners in different lanes run at the
+    same time.
     """
 
     def __init__(
@@ -154,6 +156,7 @@ class PytestRunner:
         plugin_autoload: bool = True,
         plugins: Sequence[str] = (),
         retries: int = 1,
+        lane: int = 0,
     ) -> None:
         argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
         if not argv:
@@ -169,6 +172,7 @@ class PytestRunner:
         self.plugin_autoload = plugin_autoload
         self.plugins = tuple(plugins)
         self.retries = max(retries, 0)
+        self.lane = lane
         self._fds = isinstance(sandbox, PassesDescriptors) and sandbox.passes_descriptors
 
     def options(self, workspace: Path, selection: TestSelection) -> list[str]:
@@ -272,7 +276,11 @@ class PytestRunner:
         if not isinstance(self.sandbox, WarmSandbox):
             return None
         return self.sandbox.warm_python(
-            self.python, [preload], env={"PYTHONPATH": str(plugin)}, readable=(plugin,)
+            self.python,
+            [preload],
+            env={"PYTHONPATH": str(plugin)},
+            readable=(plugin,),
+            lane=self.lane,
         )
 
     def _run_with_file(
