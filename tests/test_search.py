@@ -135,9 +135,7 @@ def test_candidates_verified_at_once_are_judged_each_on_its_own_patch(calc_repo:
     failing = {a.sample: a.failing_tests for a in at_once.attempts}
     assert failing == {0: ("test_calc.py::test_add",), 1: ("test_calc.py::test_clamp_high",)}
     assert statuses(at_once) == statuses(record)
-    assert [a.failing_tests for a in at_once.attempts] == [
-        a.failing_tests for a in record.attempts
-    ]
+    assert [a.failing_tests for a in at_once.attempts] == [a.failing_tests for a in record.attempts]
 
 
 def test_verified_at_once_the_first_green_in_order_wins(calc_repo: Path) -> None:
