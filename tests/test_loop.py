@@ -403,3 +403,42 @@ def test_whole_rewrites_are_shown_again_as_their_diff(calc_repo: Path) -> None:
     assert shown.startswith("(I rewrote calc.py. The changes:)\n```diff\n")
     assert "-        return low\n+        return value" in shown
     assert "def add(a, b)" not in shown
+
+
+def test_test_configuration_shown_in_the_prompt_is_not_editable() -> None:
+    from patchloop.context.layout import ContextFile, PromptLayout
+    from patchloop.domain import TierPlan
+    from patchloop.edits import get_format
+    from patchloop.tiers import ModelTier
+
+    shown = [
+        ContextFile(path="calc.py", text=CALC),
+        ContextFile(path="pytest.ini", text="[pytest]\n"),
+        ContextFile(path="tox.ini", text="[tox]\n"),
+        ContextFile(path="test_calc.py", text="def test_x():\n    pass\n"),
+    ]
+    layout = PromptLayout(
+        instructions="",
+        files=shown,
+        task="",
+        failures="",
+        count_tokens=len,
+        max_tokens=100_000,
+    )
+    model = ScriptedModel([], name="scripted:a")
+    tier = ModelTier(
+        TierPlan(name="scripted:a", kind="model"),
+        model,
+        get_format("whole"),
+        layout,
+        config(),
+        history=[],
+        cache_key="k",
+    )
+    scope = tier.scope()
+    assert scope is not None
+    assert scope.paths == ("calc.py",)
+    contract = get_format("whole").contract(scope)
+    assert contract is not None
+    assert contract.grammar is not None
+    assert "pytest.ini" not in contract.grammar

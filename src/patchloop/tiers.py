@@ -39,7 +39,7 @@ from patchloop.errors import (
     RepeatedEdit,
 )
 from patchloop.protocols import BatchSampler, EditFormat, Fixer, Model
-from patchloop.verify.guard import is_test_path
+from patchloop.verify.guard import is_protected_path
 
 __all__ = [
     "FixerTier",
@@ -211,7 +211,7 @@ class ModelTier(Tier):
         files = tuple(
             ScopeFile(path=f.path, text=f.text, spans=f.spans)
             for f in self.layout.files
-            if self.allow_test_edits or not is_test_path(f.path)
+            if self.allow_test_edits or not is_protected_path(f.path)
         )
         if not files:
             return None
@@ -448,7 +448,7 @@ def _outcome(feedback: Feedback) -> str:
 
 
 def _test_path(allowed: bool) -> Callable[[str], bool]:
-    return (lambda _path: False) if allowed else is_test_path
+    return (lambda _path: False) if allowed else is_protected_path
 
 
 def history_reply(proposal: Proposal) -> str:

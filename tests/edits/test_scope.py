@@ -26,7 +26,10 @@ def test_paths_in_scope_pass() -> None:
     ("path", "said"),
     [
         ("src/gcd.py", "src/gcd.py is not a file you may edit here (did you mean gcd.py?)"),
-        ("test_gcd.py", "test_gcd.py is a test file; fix the code under test instead"),
+        (
+            "test_gcd.py",
+            "test_gcd.py is a test file or test configuration; fix the code under test instead",
+        ),
         ("elsewhere/zzz.txt", "elsewhere/zzz.txt is not a file you may edit here."),
     ],
 )

@@ -50,7 +50,7 @@ def check_scope(edits: Sequence[Edit], scope: EditScope, *, is_test: Callable[[s
         if path in allowed:
             continue
         if is_test(path):
-            why = f"{path} is a test file; fix the code under test instead"
+            why = f"{path} is a test file or test configuration; fix the code under test instead"
         else:
             close = difflib.get_close_matches(path, allowed, n=1, cutoff=0.5)
             suffix = next((p for p in allowed if path.endswith("/" + p)), None)

@@ -13,7 +13,7 @@ from patchloop.domain import Location, ScopeFile
 from patchloop.protocols import ContextWindow, EditFormat, Model, SizedModel
 from patchloop.session import RunSession
 from patchloop.verify.feedback import render_failures
-from patchloop.verify.guard import is_test_path
+from patchloop.verify.guard import is_protected_path
 
 __all__ = ["format_for", "layout_for"]
 
@@ -27,7 +27,7 @@ def format_for(run: RunSession, model: Model, files: Sequence[ContextFile]) -> E
     editable = [
         ScopeFile(path=f.path, text=f.text, spans=f.spans)
         for f in files
-        if run.task.allow_test_edits or not is_test_path(f.path)
+        if run.task.allow_test_edits or not is_protected_path(f.path)
     ]
     parameters = model.parameters if isinstance(model, SizedModel) else None
     name = resolve_format(run.config.edit_format, parameters, editable)
