@@ -20,6 +20,7 @@ import pytest
 
 from patchloop.service.keys import KeyStore
 from tests.conftest import git, make_repo
+from tests.service._postgres import PostgresServer, find_bin
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 #: Generous bound on anything that should happen (a server start, a repair); never asserted on.
@@ -172,10 +173,32 @@ class Server:
             client.close()
         self.clients.clear()
 
-    def db(self) -> sqlite3.Connection:
+    def db(self) -> Any:
+        """The job store, queried with ``?`` placeholders whichever database holds it."""
+        url = self.service.get("queue_url")
+        if url is not None:
+            return PgShell(url)
         conn = sqlite3.connect(self.data_dir / "service.db", timeout=30)
         conn.row_factory = sqlite3.Row
         return conn
+
+
+class PgShell:
+    """Enough of ``sqlite3.Connection`` for the tests' queries, over PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        return self.conn.execute(sql.replace("?", "%s").encode(), args)
+
+    def __enter__(self) -> PgShell:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
 
 
 def events(client: httpx.Client, job_id: str, last_id: int | None = None) -> list[dict[str, Any]]:
@@ -254,3 +277,26 @@ def server_factory(tmp_path: Path, roots: Path) -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session (skipped, off CI, without the binaries)."""
+    pytest.importorskip("psycopg", reason="psycopg is missing: pip install -e '.[service]'")
+    bin_dir = find_bin()
+    if bin_dir is None:
+        reason = "PostgreSQL is not installed (initdb, pg_ctl): scripts/setup all installs it"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer(bin_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """The URL of a fresh, empty database on the session's server."""
+    return postgres.new_database()

@@ -52,6 +52,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     data_dir: DataDirOpt = None,
+    queue_url: Annotated[
+        str | None,
+        typer.Option(
+            "--queue-url",
+            help="postgresql://USER@HOST/DB: the job queue in PostgreSQL (default: SQLite).",
+        ),
+    ] = None,
     allowed_root: Annotated[
         list[Path] | None,
         typer.Option("--allowed-root", help="Directory whose repositories may be named (repeat)."),
@@ -67,6 +74,7 @@ def serve(
             "port": port,
             "workers": workers,
             "data_dir": data_dir,
+            "queue_url": queue_url,
             "allowed_roots": tuple(p.resolve() for p in allowed_root) if allowed_root else None,
         },
     )
@@ -77,11 +85,13 @@ def serve(
             "the service needs the 'service' extra", hint="pip install 'patchloop[service]'"
         ) from exc
     from patchloop.service import create_app
+    from patchloop.service.backend import describe_store
 
     application = create_app(settings)
     print(
         f"patchloop: serving on http://{settings.host}:{settings.port} (API docs at /docs), "
-        f"{settings.workers} worker(s), data in {settings.data_dir}",
+        f"{settings.workers} worker(s), data in {settings.data_dir}, "
+        f"jobs in {describe_store(settings)}",
         file=sys.stderr,
     )
     from patchloop.service.keys import KeyStore

@@ -19,12 +19,13 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patchloop.errors import PatchloopError, ServiceError, TooManyRequests, UsageError
+from patchloop.service.backend import open_store
 from patchloop.service.keys import KeyStore
+from patchloop.service.queue import JobQueue
 from patchloop.service.ratelimit import RateLimiter
 from patchloop.service.schemas import ErrorBody
 from patchloop.service.settings import ServiceSettings
-from patchloop.service.sqlite_queue import SqliteQueue
-from patchloop.service.stats import SqliteStats
+from patchloop.service.stats import Stats
 from patchloop.service.supervisor import Supervisor
 
 __all__ = ["ServiceState", "create_app"]
@@ -35,9 +36,9 @@ class ServiceState:
     """What every endpoint reaches through ``request.app.state.service``."""
 
     settings: ServiceSettings
-    queue: SqliteQueue
+    queue: JobQueue
     keys: KeyStore
-    stats: SqliteStats
+    stats: Stats
     limiter: RateLimiter
     supervisor: Supervisor | None
 
@@ -151,12 +152,13 @@ def create_app(settings: ServiceSettings, *, workers: bool = True) -> FastAPI:
     """The service; with ``workers``, the lifespan starts and stops the worker processes."""
     from patchloop.service import routes, routes_index, routes_ops
 
+    store = open_store(settings)  # first: an unreachable database leaves nothing behind
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = ServiceState(
         settings=settings,
-        queue=SqliteQueue(settings.db_path),
+        queue=store.queue,
         keys=KeyStore(settings.db_path),
-        stats=SqliteStats(settings.db_path),
+        stats=store.stats,
         limiter=RateLimiter(settings.limits.rate_per_minute, settings.limits.burst),
         supervisor=Supervisor(settings) if workers and settings.workers else None,
     )

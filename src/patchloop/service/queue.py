@@ -1,7 +1,10 @@
 """The job queue seam: what the API and the workers need from durable storage.
 
 :class:`~patchloop.service.sqlite_queue.SqliteQueue` is the embedded implementation (SQLite in
-WAL mode, one file, any number of processes on one machine).
+WAL mode, one file, any number of processes on one machine);
+:class:`~patchloop.service.pg_queue.PostgresQueue` keeps the same jobs in PostgreSQL, for
+workers on several machines. :func:`~patchloop.service.backend.open_queue` picks one by the
+settings' ``queue_url``.
 """
 
 from __future__ import annotations
@@ -109,4 +112,12 @@ class JobQueue(Protocol):
 
     def release(self, lease: Lease, reason: str) -> None:
         """Put the job back in the queue without counting a retry (the worker is stopping)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise when the store does not answer (readiness)."""
+        ...
+
+    def close(self) -> None:
+        """Close this thread's connection."""
         ...

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from patchloop.service.deps import ERRORS, Key, State
 from patchloop.service.metrics import CONTENT_TYPE, render_metrics
 from patchloop.service.slo import SloReport, slo_report
+from patchloop.store.redact import scrub_urls
 
 __all__ = ["router"]
 
@@ -38,9 +39,10 @@ def healthz() -> dict[str, str]:
 def readyz(state: State) -> JSONResponse:
     """The database answers and, when this process runs workers, at least one is alive."""
     try:
-        state.queue.conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
+        state.queue.ping()
     except Exception as exc:  # any database failure means not ready
-        return JSONResponse({"status": "unready", "reason": f"database: {exc}"}, 503)
+        reason = f"database: {scrub_urls(str(exc))}"
+        return JSONResponse({"status": "unready", "reason": reason}, 503)
     supervisor = state.supervisor
     if supervisor is not None and supervisor.alive == 0:
         return JSONResponse({"status": "unready", "reason": "no worker is running"}, 503)

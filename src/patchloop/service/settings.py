@@ -28,9 +28,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from patchloop.errors import ConfigError
+from patchloop.service._urls import POSTGRES_SCHEMES, display_url, scheme_of
 
 __all__ = [
     "RequestLimits",
@@ -91,6 +92,11 @@ class ServiceSettings(_Section):
 
     data_dir: Path = Path("patchloop-service")
     """Database, run records and scratch clones."""
+    queue_url: str | None = Field(default=None, repr=False)
+    """Where the job queue lives. None: the SQLite file ``data_dir/service.db`` (one machine).
+    ``postgresql://user:password@host:5432/db`` (or ``postgres://``): a PostgreSQL database
+    the API and workers on any machine share; its tables are created on first use. API keys
+    stay in ``data_dir``. The password is never logged."""
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     workers: int = Field(default=2, ge=0)
@@ -122,6 +128,16 @@ class ServiceSettings(_Section):
     """How long ``POST /v1/verify`` waits for its verdict before answering 202."""
     limits: RequestLimits = RequestLimits()
     slo: SloSettings = SloSettings()
+
+    @field_validator("queue_url")
+    @classmethod
+    def _known_scheme(cls, url: str | None) -> str | None:
+        if url is not None and scheme_of(url) not in POSTGRES_SCHEMES:
+            raise ValueError(
+                f"{display_url(url)} is not a postgresql:// URL "
+                "(leave queue_url out for the SQLite file in data_dir)"
+            )
+        return url
 
     @property
     def db_path(self) -> Path:
@@ -164,4 +180,7 @@ def load_service_settings(
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         where = str(path) if path is not None else "the command line"
-        raise ConfigError(f"invalid service setting {key!r} ({where}): {first['msg']}") from exc
+        error = ConfigError(f"invalid service setting {key!r} ({where}): {first['msg']}")
+        if key == "queue_url":  # the validation error quotes its input: the password
+            raise error from None
+        raise error from exc

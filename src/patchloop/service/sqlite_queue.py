@@ -14,59 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
-
-from patchloop.domain import Event, RunRecord
 from patchloop.errors import Conflict, NotFound
 from patchloop.service._db import connect, immediate
-from patchloop.service.jobs import (
-    Job,
-    JobEvent,
-    JobResult,
-    JobSpec,
-    JobStatus,
-    Lease,
-    NewJob,
-)
+from patchloop.service._rows import COLUMNS, job_event_from_row, job_from_row, worker_lost
+from patchloop.service.jobs import Job, JobEvent, JobResult, JobStatus, Lease, NewJob
 from patchloop.service.queue import Heartbeat, JobFilter, JobPage, LeasePolicy, NewEvent
 
 __all__ = ["SqliteQueue"]
-
-_SPEC: TypeAdapter[JobSpec] = TypeAdapter(JobSpec)
-#: How a stored library event begins (its first field); the service's own events are text.
-_RUN_EVENT = '{"t":'
-_COLUMNS = (
-    "seq, id, kind, team, repo, spec, status, verdict, created_at, started_at, "
-    "first_started_at, finished_at, leases, retries, cancel_requested, worker, result"
-)
-
-
-def _job(row: sqlite3.Row, record: str | None = None) -> Job:
-    result = None
-    if row["result"]:
-        data = JobResult.model_validate_json(row["result"])
-        if record:
-            data = data.model_copy(update={"record": RunRecord.model_validate_json(record)})
-        result = data
-    return Job(
-        id=row["id"],
-        seq=row["seq"],
-        kind=row["kind"],
-        team=row["team"],
-        repo=row["repo"],
-        status=row["status"],
-        verdict=row["verdict"],
-        spec=_SPEC.validate_json(row["spec"]),
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        first_started_at=row["first_started_at"],
-        finished_at=row["finished_at"],
-        leases=row["leases"],
-        retries=row["retries"],
-        cancel_requested=bool(row["cancel_requested"]),
-        worker=row["worker"],
-        result=result,
-    )
 
 
 def _event(
@@ -110,7 +64,7 @@ class SqliteQueue:
         with immediate(conn):
             if new.idempotency_key is not None:
                 row = conn.execute(
-                    f"SELECT {_COLUMNS}, request_hash FROM jobs WHERE team = ? AND idem_key = ?",
+                    f"SELECT {COLUMNS}, request_hash FROM jobs WHERE team = ? AND idem_key = ?",
                     (new.team, new.idempotency_key),
                 ).fetchone()
                 if row is not None:
@@ -119,7 +73,7 @@ class SqliteQueue:
                             "this Idempotency-Key was used for a different request",
                             hint="send a new key for a new request, or repeat the first one",
                         )
-                    return _job(row), False
+                    return job_from_row(row), False
             job_id = f"{new.spec.kind[:3]}_{secrets.token_hex(8)}"
             now = time.time()
             conn.execute(
@@ -142,11 +96,11 @@ class SqliteQueue:
 
     def get(self, job_id: str, team: str | None) -> Job:
         row = self.conn.execute(
-            f"SELECT {_COLUMNS}, record FROM jobs WHERE id = ?", (job_id,)
+            f"SELECT {COLUMNS}, record FROM jobs WHERE id = ?", (job_id,)
         ).fetchone()
         if row is None or (team is not None and row["team"] != team):
             raise NotFound(f"no run {job_id!r}", hint="list your runs with GET /v1/runs")
-        return _job(row, row["record"])
+        return job_from_row(row, row["record"])
 
     def page(self, team: str, where: JobFilter, *, limit: int, cursor: int | None) -> JobPage:
         clauses = ["team = ?"]
@@ -170,10 +124,10 @@ class SqliteQueue:
             clauses.append("seq < ?")
             args.append(cursor)
         rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
+            f"SELECT {COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
             (*args, limit + 1),
         ).fetchall()
-        jobs = tuple(_job(r) for r in rows[:limit])
+        jobs = tuple(job_from_row(r) for r in rows[:limit])
         return JobPage(jobs=jobs, next_cursor=jobs[-1].seq if len(rows) > limit else None)
 
     def cancel(self, job_id: str, team: str) -> Job:
@@ -198,26 +152,7 @@ class SqliteQueue:
             "WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?",
             (job_id, after, limit),
         ).fetchall()
-        found = []
-        for row in rows:
-            body: str = row["body"]
-            event = None
-            message = body
-            if body.startswith(_RUN_EVENT):
-                event = Event.model_validate_json(body)
-                message = event.message
-            found.append(
-                JobEvent(
-                    id=row["id"],
-                    job_id=row["job_id"],
-                    at=row["at"],
-                    lease=row["lease"],
-                    kind=row["kind"],
-                    message=message,
-                    event=event,
-                )
-            )
-        return found
+        return [job_event_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------ worker side
 
@@ -286,13 +221,7 @@ class SqliteQueue:
                 )
                 _event(conn, job_id, "job.retry", f"{lost}; queued again", lease=row["leases"])
             else:
-                result = JobResult(
-                    verdict="error",
-                    error=f"{lost} on each of {row['leases']} tries",
-                    hint="check the workers' logs and resources; submit the job again",
-                    error_kind="WorkerLost",
-                    infra=True,
-                )
+                result = worker_lost(lost, row["leases"])
                 conn.execute(
                     "UPDATE jobs SET status = 'failed', verdict = 'error', infra = 1, "
                     "finished_at = ?, lease_token = NULL, result = ? WHERE id = ?",
@@ -397,6 +326,9 @@ class SqliteQueue:
                 (lease.job.id,),
             )
             _event(conn, lease.job.id, "job.requeued", reason, lease=lease.number)
+
+    def ping(self) -> None:
+        self.conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
 
     def close(self) -> None:
         """Close this thread's connection."""

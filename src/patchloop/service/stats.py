@@ -1,23 +1,23 @@
 """The read side of the job store that metrics and SLOs are computed from.
 
 Every number comes from the durable store, not from counters in one process, so the API's
-metrics cover every worker and survive restarts. :class:`SqliteStats` is the embedded
-implementation of :class:`Stats`.
+metrics cover every worker and survive restarts. :class:`SqlStats` implements :class:`Stats`
+in SQL that SQLite and PostgreSQL both run; :class:`SqliteStats` is the embedded one.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from patchloop.service._db import connect
 
-__all__ = ["CountRow", "Duration", "Histogram", "SloRow", "SqliteStats", "Stats"]
+__all__ = ["CountRow", "Duration", "Histogram", "SloRow", "SqlStats", "SqliteStats", "Stats"]
 
 Duration = Literal["verdict", "verified", "wait"]
 
@@ -96,26 +96,90 @@ _DURATION_SQL = {
 }
 
 
-def _histogram(
-    conn: sqlite3.Connection, expr: str, where: str, args: Sequence[object], bounds: Sequence[float]
-) -> Histogram:
-    sums = ", ".join(f"COALESCE(SUM(({expr}) <= {float(b)!r}), 0)" for b in bounds)
-    row = conn.execute(
-        f"SELECT {sums}{', ' if sums else ''}COUNT(*), COALESCE(SUM({expr}), 0) FROM {where}",
-        tuple(args),
-    ).fetchone()
-    values = list(row)
-    return Histogram(
-        buckets=tuple(zip(bounds, (int(v) for v in values[: len(bounds)]), strict=True)),
-        count=int(values[-2]),
-        total=float(values[-1]),
-    )
+#: Runs one statement (``?`` placeholders) and returns its rows.
+Query = Callable[[str, tuple[Any, ...]], Sequence[Sequence[Any]]]
 
 
-class SqliteStats:
-    """:class:`Stats` over the service database."""
+class SqlStats:
+    """:class:`Stats` over the job tables, through ``query``."""
+
+    def __init__(self, query: Query) -> None:
+        self.query = query
+
+    def _histogram(
+        self, expr: str, where: str, args: tuple[Any, ...], bounds: Sequence[float]
+    ) -> Histogram:
+        sums = ", ".join(
+            f"COALESCE(SUM(CASE WHEN ({expr}) <= {float(b)!r} THEN 1 ELSE 0 END), 0)"
+            for b in bounds
+        )
+        rows = self.query(
+            f"SELECT {sums}{', ' if sums else ''}COUNT(*), COALESCE(SUM({expr}), 0) FROM {where}",
+            args,
+        )
+        values = list(rows[0])
+        return Histogram(
+            buckets=tuple(zip(bounds, (int(v) for v in values[: len(bounds)]), strict=True)),
+            count=int(values[-2]),
+            total=float(values[-1]),
+        )
+
+    def counts(self) -> list[CountRow]:
+        rows = self.query(
+            "SELECT kind, status, COALESCE(verdict, 'none'), COALESCE(tier, 'none'), COUNT(*), "
+            "SUM(retries), SUM(infra), SUM(sandbox_s), SUM(prompt_tokens), "
+            "SUM(completion_tokens), SUM(cached_tokens) FROM jobs GROUP BY 1, 2, 3, 4",
+            (),
+        )
+        return [
+            CountRow(
+                kind=r[0],
+                status=r[1],
+                verdict=r[2],
+                tier=r[3],
+                jobs=int(r[4]),
+                retries=int(r[5]),
+                infra=int(r[6]),
+                sandbox_s=float(r[7]),
+                prompt_tokens=int(r[8]),
+                completion_tokens=int(r[9]),
+                cached_tokens=int(r[10]),
+            )
+            for r in rows
+        ]
+
+    def durations(self, kind: str, what: Duration, bounds: Sequence[float]) -> Histogram:
+        expr, cond = _DURATION_SQL[what]
+        return self._histogram(expr, f"jobs WHERE kind = ? AND {cond}", (kind,), bounds)
+
+    def model_latency(self, bounds: Sequence[float]) -> dict[str, tuple[Histogram, int]]:
+        backends = [r[0] for r in self.query("SELECT DISTINCT backend FROM model_calls", ())]
+        found = {}
+        for backend in backends:
+            hist = self._histogram("latency_s", "model_calls WHERE backend = ?", (backend,), bounds)
+            errors = self.query(
+                "SELECT COALESCE(SUM(error), 0) FROM model_calls WHERE backend = ?", (backend,)
+            )[0][0]
+            found[backend] = (hist, int(errors))
+        return found
+
+    def window(self, since: float) -> list[SloRow]:
+        rows = self.query(
+            "SELECT kind, status, COALESCE(verdict, ''), infra, finished_at - created_at "
+            "FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= ?",
+            (since,),
+        )
+        return [
+            SloRow(kind=r[0], status=r[1], verdict=r[2], infra=bool(r[3]), time_to_verdict_s=r[4])
+            for r in rows
+        ]
+
+
+class SqliteStats(SqlStats):
+    """:class:`Stats` over the service's SQLite database."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__(self._query)
         self.path = path
         self._local = threading.local()
 
@@ -128,53 +192,5 @@ class SqliteStats:
             self._local.conn = conn
         return conn
 
-    def counts(self) -> list[CountRow]:
-        rows = self.conn.execute(
-            "SELECT kind, status, COALESCE(verdict, 'none'), COALESCE(tier, 'none'), COUNT(*), "
-            "SUM(retries), SUM(infra), SUM(sandbox_s), SUM(prompt_tokens), "
-            "SUM(completion_tokens), SUM(cached_tokens) FROM jobs GROUP BY 1, 2, 3, 4"
-        ).fetchall()
-        return [
-            CountRow(
-                kind=r[0],
-                status=r[1],
-                verdict=r[2],
-                tier=r[3],
-                jobs=r[4],
-                retries=r[5],
-                infra=r[6],
-                sandbox_s=r[7],
-                prompt_tokens=r[8],
-                completion_tokens=r[9],
-                cached_tokens=r[10],
-            )
-            for r in rows
-        ]
-
-    def durations(self, kind: str, what: Duration, bounds: Sequence[float]) -> Histogram:
-        expr, cond = _DURATION_SQL[what]
-        return _histogram(self.conn, expr, f"jobs WHERE kind = ? AND {cond}", (kind,), bounds)
-
-    def model_latency(self, bounds: Sequence[float]) -> dict[str, tuple[Histogram, int]]:
-        backends = [r[0] for r in self.conn.execute("SELECT DISTINCT backend FROM model_calls")]
-        found = {}
-        for backend in backends:
-            hist = _histogram(
-                self.conn, "latency_s", "model_calls WHERE backend = ?", (backend,), bounds
-            )
-            errors = self.conn.execute(
-                "SELECT COALESCE(SUM(error), 0) FROM model_calls WHERE backend = ?", (backend,)
-            ).fetchone()[0]
-            found[backend] = (hist, int(errors))
-        return found
-
-    def window(self, since: float) -> list[SloRow]:
-        rows = self.conn.execute(
-            "SELECT kind, status, COALESCE(verdict, ''), infra, finished_at - created_at "
-            "FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= ?",
-            (since,),
-        ).fetchall()
-        return [
-            SloRow(kind=r[0], status=r[1], verdict=r[2], infra=bool(r[3]), time_to_verdict_s=r[4])
-            for r in rows
-        ]
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, args).fetchall()

@@ -7,6 +7,7 @@ them in order) and get ``SIGTERM`` when the API process goes away, even when it 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -49,7 +50,11 @@ class Supervisor:
     def start(self) -> None:
         """Start the workers and the thread that watches them."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings_file.write_text(self.settings.model_dump_json(), encoding="utf-8")
+        # Owner-only: a queue_url may carry the database password.
+        fd = os.open(self.settings_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(self.settings.model_dump_json())
         # Workers are started from this thread: their parent-death signal follows it.
         self._thread = threading.Thread(target=self._run, name="patchloop-supervisor", daemon=True)
         self._thread.start()

@@ -279,9 +279,9 @@ def main(argv: list[str] | None = None) -> None:
     # Imported here, once, so that every forked job process starts with the library loaded.
     import patchloop.loop
     import patchloop.service.runner  # noqa: F401
-    from patchloop.service.sqlite_queue import SqliteQueue
+    from patchloop.service.backend import open_store
 
-    worker = Worker(settings, SqliteQueue(settings.db_path), args.name)
+    worker = Worker(settings, open_store(settings).queue, args.name)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         worker.stop()
