@@ -1,5 +1,6 @@
 """Durability: a worker killed with -9 mid-job, a server restart with queued jobs, and many
-queued repairs on two workers: every job finishes exactly once."""
+queued repairs on two workers: every job finishes exactly once, with the jobs in SQLite or in
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ from tests.service.conftest import (
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Service settings that put the jobs in SQLite (none) or in a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"queue_url": request.getfixturevalue("pg_url")}
+
+
 def _worker_of(server: Any, job_id: str) -> tuple[str, int]:
     with server.db() as db:
         worker = db.execute("SELECT worker FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
@@ -35,9 +44,11 @@ def _worker_of(server: Any, job_id: str) -> tuple[str, int]:
     return worker, _worker_pid(server, worker)
 
 
-def test_worker_killed_mid_job_is_retried_once(server_factory: Any, roots: Path) -> None:
+def test_worker_killed_mid_job_is_retried_once(
+    server_factory: Any, roots: Path, store: dict[str, Any]
+) -> None:
     repo = slow_repo(roots)
-    server = server_factory(workers=2)
+    server = server_factory(workers=2, **store)
     client = server.client(server.key("alpha"))
     job = submit(client, {"repository": {"path": str(repo)}})
     first_event(client, job["id"], "baseline.start")
@@ -62,26 +73,30 @@ def test_worker_killed_mid_job_is_retried_once(server_factory: Any, roots: Path)
     assert client.get("/readyz").json()["workers"] == 2
 
 
-def test_restart_loses_nothing_accepted(server_factory: Any, roots: Path, tmp_path: Path) -> None:
+def test_restart_loses_nothing_accepted(
+    server_factory: Any, roots: Path, tmp_path: Path, store: dict[str, Any]
+) -> None:
     repo = quickstart(roots)
     data = tmp_path / "shared-data"
-    first = server_factory("first", workers=0, data_dir=data)
+    first = server_factory("first", workers=0, data_dir=data, **store)
     token = first.key("alpha")
     client = first.client(token)
     jobs = [submit(client, {"repository": {"path": str(repo)}, "task": f"#{i}"}) for i in range(3)]
     first.kill()  # not even a clean stop
 
-    second = server_factory("second", workers=2, data_dir=data)
+    second = server_factory("second", workers=2, data_dir=data, **store)
     client = second.client(token)
     views = [finish(client, j["id"]) for j in jobs]
     assert [v["verdict"] for v in views] == ["verified"] * 3
     assert all(v["retries"] == 0 for v in views)
 
 
-def test_many_queued_repairs_finish_exactly_once(server_factory: Any, roots: Path) -> None:
+def test_many_queued_repairs_finish_exactly_once(
+    server_factory: Any, roots: Path, store: dict[str, Any]
+) -> None:
     repo = quickstart(roots)
     count = int(os.environ.get("PATCHLOOP_TEST_SERVICE_JOBS", "6"))
-    server = server_factory(workers=2, team_concurrency=2)
+    server = server_factory(workers=2, team_concurrency=2, **store)
     client = server.client(server.key("alpha"))
     ids = [
         submit(client, {"repository": {"path": str(repo)}, "task": f"#{i}"})["id"]
@@ -106,10 +121,12 @@ def test_many_queued_repairs_finish_exactly_once(server_factory: Any, roots: Pat
     assert len({v["run_ids"][0] for v in views}) == count
 
 
-def test_stop_hands_the_running_job_back(server_factory: Any, roots: Path, tmp_path: Path) -> None:
+def test_stop_hands_the_running_job_back(
+    server_factory: Any, roots: Path, tmp_path: Path, store: dict[str, Any]
+) -> None:
     repo = slow_repo(roots)
     data = tmp_path / "shared-data"
-    first = server_factory("first", workers=1, data_dir=data)
+    first = server_factory("first", workers=1, data_dir=data, **store)
     token = first.key("alpha")
     client = first.client(token)
     job = submit(client, {"repository": {"path": str(repo)}})
@@ -124,7 +141,7 @@ def test_stop_hands_the_running_job_back(server_factory: Any, roots: Path, tmp_p
         row = db.execute("SELECT status, leases FROM jobs WHERE id = ?", (job["id"],)).fetchone()
     assert tuple(row) == ("queued", 0)
 
-    second = server_factory("second", workers=1, data_dir=data)
+    second = server_factory("second", workers=1, data_dir=data, **store)
     view = finish(second.client(token), job["id"])
     assert view["verdict"] == "verified"
     assert view["retries"] == 0
