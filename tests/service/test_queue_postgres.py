@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from patchloop.errors import ConfigError
 from patchloop.service.backend import describe_store, open_store
 from patchloop.service.jobs import JobResult, NewJob, RepairSpec, RepoSource
+from patchloop.service.pg_queue import PostgresQueue
 from patchloop.service.queue import LeasePolicy
 from patchloop.service.settings import ServiceSettings, load_service_settings
 from tests.service.conftest import free_port
@@ -85,4 +87,28 @@ def test_metrics_read_postgres(pg_url: str, tmp_path: Path) -> None:
     assert (waits.count, waits.buckets[-1][1]) == (1, 1)
     latency, errors = store.stats.model_latency([1.0])["vllm"]
     assert (latency.count, latency.buckets, errors) == (1, ((1.0, 1),), 1)
+    store.queue.close()
+
+
+def test_processes_starting_together_migrate_once(pg_url: str, tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path, queue_url=pg_url)
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        start.wait()
+        try:
+            open_store(settings).queue.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    store = open_store(settings)
+    assert isinstance(store.queue, PostgresQueue)
+    assert store.queue.db.tuples("SELECT version FROM schema_version") == [(1,)]
     store.queue.close()

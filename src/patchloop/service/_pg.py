@@ -125,6 +125,9 @@ class PgDatabase:
                 f"cannot prepare the queue database {self.display}: {_reason(exc, url)}",
                 hint="the queue_url's user needs to create tables in its database",
             ) from exc
+        except BaseException:
+            conn.close()
+            raise
         self._local.conn = conn
 
     def _connect(self) -> Connection:
