@@ -10,6 +10,10 @@ second, from the embedded engine's own timings in the records).
     .venv/bin/python bench/model_eval.py --model llamacpp:qwen2.5-coder-1.5b \\
         --suite quixbugs --suite humanevalfix --mode alone --constrain on --out /tmp/me
 
+``--samples K`` asks for K candidates per model call (the tests choose; reported: candidates
+generated and unique, model seconds per resolved task); ``--filter GLOB`` runs only matching
+tasks instead of the suite's list.
+
 Suites: ``quixbugs`` (all 40 tasks of ../shared/bench/quixbugs.jsonl) and ``humanevalfix``
 (the 40 tasks listed in bench/data/humanevalfix_40.txt, chosen by a seeded shuffle). Results
 are appended and resumed: run it again with the same ``--out`` to finish an interrupted run.
@@ -74,6 +78,8 @@ def run_eval(args: argparse.Namespace, spec: str, suite: str, out: Path) -> None
         str(args.workers),
         "--edit-format",
         args.edit_format,
+        "--samples",
+        str(args.samples),
         "--records",
         str(out / "records"),
         "--out",
@@ -84,7 +90,7 @@ def run_eval(args: argparse.Namespace, spec: str, suite: str, out: Path) -> None
     ]
     if args.mode == "alone":
         command.append("--no-fixers")
-    for task in listed(suite):
+    for task in args.filter or listed(suite):
         command += ["--filter", task]
     env = {
         **os.environ,
@@ -128,6 +134,8 @@ def measure(out: Path, spec: str) -> dict[str, Any]:
         for k in ("prompt_tokens", "completion_tokens", "cached_tokens")
     }
     evaluated = usage["prompt_tokens"] - usage["cached_tokens"]
+    model_s = sum(per_attempt)
+    unique = [a for a in attempts if a.get("same_as") is None and a.get("status") != "repeated"]
     statuses: dict[str, int] = {}
     for a in attempts:
         statuses[a.get("status", "?")] = statuses.get(a.get("status", "?"), 0) + 1
@@ -146,6 +154,9 @@ def measure(out: Path, spec: str) -> dict[str, Any]:
             "p90": percentile(per_attempt, 0.9),
         },
         "attempt_status": statuses,
+        "candidates": {"generated": len(attempts), "unique": len(unique)},
+        "model_s": round(model_s, 1),
+        "model_s_per_resolved": round(model_s / len(by_model), 1) if by_model else None,
         "tokens": usage,
         "well_formed_rate": round(well / replies, 3) if replies else None,
         "prefill_tok_s": round(evaluated / prefill_s, 1) if prefill_s else None,
@@ -163,6 +174,10 @@ def main() -> None:
     parser.add_argument("--max-iterations", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=1, help="Candidates per model call.")
+    parser.add_argument(
+        "--filter", action="append", help="Only tasks matching this glob (replaces the list)."
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--report-only", action="store_true", help="Only read earlier results.")
     args = parser.parse_args()
@@ -171,9 +186,16 @@ def main() -> None:
         for suite in args.suite:
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.split(":", 1)[-1])
             out = args.out / f"{name}-{suite}-{args.mode}-{args.constrain}-{args.edit_format}"
+            if args.samples > 1:
+                out = out.with_name(f"{out.name}-k{args.samples}")
             if not args.report_only:
                 run_eval(args, spec, suite, out)
-            entry = {"suite": suite, "mode": args.mode, "constrain": args.constrain}
+            entry = {
+                "suite": suite,
+                "mode": args.mode,
+                "constrain": args.constrain,
+                "samples": args.samples,
+            }
             entry.update(measure(out, spec))
             report.append(entry)
     print(json.dumps(report, indent=2))

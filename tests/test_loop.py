@@ -442,3 +442,43 @@ def test_test_configuration_shown_in_the_prompt_is_not_editable() -> None:
     assert contract is not None
     assert contract.grammar is not None
     assert "pytest.ini" not in contract.grammar
+
+
+class _AvoidingScript(ScriptedModel):
+    """A scripted model that, like the embedded engine, answers again while ``reject``
+    refuses its reply (here: the next scripted reply stands for the re-decoded one)."""
+
+    def complete_avoiding(self, request: Any, reject: Any, tries: int) -> Completion:
+        reply = self.complete(request)
+        forks = 0
+        while forks < tries and reject(reply.text):
+            reply = self.complete(request)
+            forks += 1
+        return reply.model_copy(update={"forks": forks})
+
+
+def test_a_reply_that_changes_nothing_is_decoded_again_before_it_is_tested(
+    calc_repo: Path,
+) -> None:
+    fixed = CALC.replace(
+        "        return low\n    return value", "        return high\n    return value"
+    )
+    model = _AvoidingScript([_whole(CALC), _whole(fixed)], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
+    assert [a.status for a in record.attempts] == ["verified"]
+    assert len(model.history) == 2
+
+
+def test_a_reply_that_repeats_a_failed_one_is_decoded_again(calc_repo: Path) -> None:
+    model = _AvoidingScript([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(), models=[model])
+    assert [a.status for a in record.attempts] == ["tests_failed", "verified"]
+    assert len(model.history) == 3
+
+
+def test_forks_off_leaves_replies_as_they_came(calc_repo: Path) -> None:
+    from patchloop.config import SearchSettings
+
+    model = _AvoidingScript([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(search=SearchSettings(forks=0)), models=[model])
+    assert [a.status for a in record.attempts] == ["tests_failed", "repeated", "verified"]

@@ -248,6 +248,10 @@ class SearchSettings(Section):
     in the same iteration."""
     formats: tuple[str, ...] = ()
     """More edit formats each model is asked in, in the same iteration (short names)."""
+    forks: int = Field(default=2, ge=0, le=8)
+    """Times a reply that changes nothing or repeats a failed candidate is decoded again from
+    the token the model hesitated on most, taking the runner-up there (embedded models, one
+    sample per call); 0 turns it off."""
     workers: int = Field(default=1, ge=1, le=16)
     """Candidates verified at the same time, each in its own copy of the project and its own
     warm interpreters; the verdict is the same as one at a time (the first green candidate in

@@ -163,6 +163,9 @@ class Completion(Frozen):
     """Seconds spent evaluating the prompt, where the backend measures it (embedded)."""
     decode_s: float | None = None
     """Seconds spent generating the reply, where the backend measures it (embedded)."""
+    forks: int = 0
+    """Times the reply was decoded again from a token the model hesitated on, because it
+    changed nothing or repeated a failed one (embedded engine; see ``AvoidingSampler``)."""
 
 
 class Capabilities(Frozen):

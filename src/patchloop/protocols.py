@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from patchloop.localize.codeview import CodeView
 
 __all__ = [
+    "AvoidingSampler",
     "BatchSampler",
     "Closeable",
     "ContextWindow",
@@ -92,6 +93,20 @@ class BatchSampler(Protocol):
         self, request: CompletionRequest, samplings: Sequence[Sampling]
     ) -> list[Completion]:
         """One completion per sampling, in order; the request's own sampling is ignored."""
+        ...
+
+
+@runtime_checkable
+class AvoidingSampler(Protocol):
+    """Optional for models: a reply that ``reject`` refuses (one that changes nothing, or
+    repeats a failed one) is decoded again from where the model hesitated most, with the
+    runner-up token there (embedded engines, which see every token's alternatives)."""
+
+    def complete_avoiding(
+        self, request: CompletionRequest, reject: Callable[[str], bool], tries: int
+    ) -> Completion:
+        """One completion, decoded again at most ``tries`` times while ``reject`` refuses
+        its text; the last one when all are refused."""
         ...
 
 

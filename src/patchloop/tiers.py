@@ -29,7 +29,7 @@ from patchloop.domain import (
     Task,
     TierPlan,
 )
-from patchloop.edits.scope import check_scope, dedupe, edits_key
+from patchloop.edits.scope import changes_nothing, check_scope, dedupe, edits_key
 from patchloop.errors import (
     BadRequest,
     EditError,
@@ -38,7 +38,7 @@ from patchloop.errors import (
     ParseError,
     RepeatedEdit,
 )
-from patchloop.protocols import BatchSampler, EditFormat, Fixer, Model
+from patchloop.protocols import AvoidingSampler, BatchSampler, EditFormat, Fixer, Model
 from patchloop.verify.guard import is_protected_path
 
 __all__ = [
@@ -346,6 +346,9 @@ class ModelTier(Tier):
                 self._reject_contract(request)
             retry = request.model_copy(update={"contract": None, "timeout_s": _left(deadline)})
             return many.complete_many(retry, samplings)
+        forks = self.config.search.forks
+        if len(samplings) == 1 and forks and isinstance(self.model, AvoidingSampler):
+            return [self.model.complete_avoiding(request, self._refuses, forks)]
         out: list[Completion] = []
         for sampling in samplings:
             timeout = _left(deadline) if out else request.timeout_s
@@ -354,6 +357,18 @@ class ModelTier(Tier):
                 one = one.model_copy(update={"contract": None})
             out.append(self._complete(one, deadline))
         return out
+
+    def _refuses(self, text: str) -> bool:
+        """Whether a reply is not worth testing: its edits change nothing, or are those of a
+        candidate already judged. A reply that does not parse is left to the usual checks."""
+        try:
+            edits = dedupe(self.format.parse(text))
+        except (ParseError, EditError):
+            return False
+        if edits_key(edits) in self._tried:
+            return True
+        scope = self.scope()
+        return scope is not None and changes_nothing(edits, scope)
 
     def _parse(self, proposal: Proposal) -> None:
         """Edits of the proposal's reply, checked against the scope and earlier attempts; a

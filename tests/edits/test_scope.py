@@ -51,3 +51,25 @@ def test_edits_key_ignores_order_and_trailing_whitespace_only() -> None:
     assert edits_key([a, b]) == edits_key([b, edit("gcd.py", "x  \n\n", "z\n")])
     assert edits_key([a]) != edits_key([edit("gcd.py", replace="zz\n")])
     assert edits_key([a]) != edits_key([edit("gcd.py", replace="  z\n")])
+
+
+def test_changes_nothing_sees_copies_and_equal_replacements() -> None:
+    from patchloop.domain import Edit, EditScope, ScopeFile
+    from patchloop.edits.scope import changes_nothing
+
+    text = 'def f(x):\n    return x + 1\n\n\n"""Adds one."""\n'
+    scope = EditScope(files=(ScopeFile(path="f.py", text=text),), max_edits=2)
+
+    def whole(body: str, path: str = "f.py") -> Edit:
+        return Edit(path=path, search="", replace=body, whole=True)
+
+    assert changes_nothing([whole(text)], scope)
+    # Trailing spaces, blank lines and a dropped closing docstring are not changes.
+    assert changes_nothing([whole("def f(x):   \n\n    return x + 1\n")], scope)
+    assert not changes_nothing([whole("def f(x):\n    return x - 1\n")], scope)
+    same = Edit(path="f.py", search="    return x + 1\n", replace="    return x + 1  \n")
+    assert changes_nothing([same], scope)
+    other = Edit(path="f.py", search="    return x + 1\n", replace="    return x\n")
+    assert not changes_nothing([same, other], scope)
+    assert not changes_nothing([whole(text, path="g.py")], scope)
+    assert not changes_nothing([], scope)

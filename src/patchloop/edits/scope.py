@@ -11,9 +11,10 @@ import difflib
 from collections.abc import Callable, Sequence
 
 from patchloop.domain import Edit, EditScope
+from patchloop.edits.keep_docs import restore_dropped_docs
 from patchloop.errors import OutOfScope
 
-__all__ = ["check_scope", "dedupe", "edits_key"]
+__all__ = ["changes_nothing", "check_scope", "dedupe", "edits_key"]
 
 
 def dedupe(edits: Sequence[Edit]) -> list[Edit]:
@@ -36,6 +37,33 @@ def edits_key(edits: Sequence[Edit]) -> frozenset[tuple[str, tuple[str, ...], tu
     """What the edits change, ignoring order, trailing spaces and surrounding blank lines:
     two replies with the same key are the same attempt."""
     return frozenset((e.path.strip(), _lines(e.search), _lines(e.replace)) for e in edits)
+
+
+def _code(text: str) -> tuple[str, ...]:
+    """The lines of ``text`` that are not blank, without trailing spaces."""
+    return tuple(line.rstrip() for line in text.replace("\r\n", "\n").split("\n") if line.strip())
+
+
+def changes_nothing(edits: Sequence[Edit], scope: EditScope) -> bool:
+    """Whether ``edits`` leave every file of ``scope`` as it is (ignoring trailing spaces and
+    blank lines): a rewrite that copies its file, a replacement equal to its search text.
+    An edit of a file outside the scope, or that creates a file, changes something."""
+    if not edits:
+        return False
+    shown = {f.path: f.text for f in scope.files}
+    for edit in edits:
+        if edit.whole:
+            original = shown.get(edit.path.strip())
+            if original is None:
+                return False
+            rewrite = edit.replace
+            if edit.path.endswith(".py"):
+                rewrite = restore_dropped_docs(original, rewrite)
+            if _code(rewrite) != _code(original):
+                return False
+        elif not edit.search.strip() or _code(edit.search) != _code(edit.replace):
+            return False
+    return True
 
 
 def check_scope(edits: Sequence[Edit], scope: EditScope, *, is_test: Callable[[str], bool]) -> None:

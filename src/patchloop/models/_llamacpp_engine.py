@@ -12,6 +12,7 @@ debug level, keeping recent warnings and errors for error messages.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import logging
 import os
 import tempfile
@@ -31,7 +32,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from patchloop.models._batch import Sample, decode_samples
 from patchloop.models._prefix_store import MIN_TOKENS, PrefixStore
-from patchloop.models._sampler import SamplerSettings, TokenPicker, first_refused
+from patchloop.models._sampler import Choice, SamplerSettings, TokenPicker, first_refused
 
 __all__ = ["Engine", "EngineError", "Generation", "PrefillTimeout", "captured_log"]
 
@@ -233,6 +234,13 @@ class Generation:
     """Seconds evaluating the prompt's new tail."""
     decode_s: float = 0.0
     """Seconds sampling the reply."""
+    choices: tuple[Choice, ...] = ()
+    """With tracking, each sampled token and the best other one (see ``_sampler.Choice``),
+    from the first token after the forced head."""
+    head: int = 0
+    """Leading tokens of ``tokens`` that were forced, not sampled."""
+    retries: int = 0
+    """Times the reply was decoded again from a fork (see ``Engine.generate_avoiding``)."""
 
 
 class Engine:
@@ -456,10 +464,17 @@ class Engine:
         deadline: float | None = None,
         unit_end: str | None = None,
         checkpoints: Sequence[int] = (),
+        head: Sequence[int] = (),
+        track: bool = False,
     ) -> list[Generation]:
         """One generation per ``(temperature, seed)`` in ``samples``, decoded together after
         one evaluation of ``prompt`` (see :mod:`patchloop.models._batch`); each as
-        :meth:`generate` describes. The prompt's tokens are counted once, in the first."""
+        :meth:`generate` describes. The prompt's tokens are counted once, in the first.
+
+        ``head`` is the start of every reply, already chosen: it is evaluated as part of the
+        prompt (its cached tokens are reused) and the grammar and stop rules start after it.
+        ``track`` keeps each sampled token's runner-up (:attr:`Generation.choices`).
+        """
         if not 1 <= len(samples) <= self.max_samples:
             raise EngineError(
                 f"{len(samples)} samples asked; this context decodes 1 to {self.max_samples}"
@@ -467,7 +482,8 @@ class Engine:
         llm = self.llm
         before = llm.evaluated
         started = time.perf_counter()
-        self._prefill(prompt, deadline, checkpoints)
+        full = [*prompt, *head]
+        self._prefill(full, deadline, checkpoints)
         prefilled = time.perf_counter()
         evaluated = llm.evaluated - before
         stops = [s.encode("utf-8") for s in stop if s]
@@ -475,20 +491,28 @@ class Engine:
         decoding = [
             Sample(
                 picker=TokenPicker(
-                    self._vocab, SamplerSettings(temperature=temperature, seed=seed), grammar
+                    self._vocab,
+                    SamplerSettings(temperature=temperature, seed=seed),
+                    grammar,
+                    track=track,
                 ),
                 stop_check=_stop_check(stops, watch),
             )
             for (temperature, seed), watch in zip(samples, watches, strict=True)
         ]
+        if head:
+            said = llm.detokenize(list(head), prev_tokens=list(prompt))
+            for sample in decoding:
+                sample.picker.prime(list(head))
+                sample.stop_check(said)
         try:
             decode_samples(
                 llm,
                 self._vocab,
-                len(prompt),
+                len(full),
                 self._last_logits().copy(),
                 decoding,
-                max_tokens=max_tokens,
+                max_tokens=max(1, max_tokens - len(head)),
                 deadline=deadline,
             )
         finally:
@@ -497,6 +521,8 @@ class Engine:
         decoded = time.perf_counter()
         out = []
         for k, (sample, watch) in enumerate(zip(decoding, watches, strict=True)):
+            sampled = len(sample.tokens)
+            sample.tokens = [*head, *sample.tokens]
             text, finish, kept = self._finish_text(prompt, sample, watch, stop)
             out.append(
                 Generation(
@@ -504,14 +530,101 @@ class Engine:
                     finish_reason=finish,
                     prompt_tokens=len(prompt),
                     evaluated_prompt_tokens=evaluated if k == 0 else 0,
-                    completion_tokens=len(sample.tokens),
+                    # The last token of a head is a choice made here (a fork's runner-up).
+                    completion_tokens=sampled + (1 if head else 0),
                     tokens=tuple(kept or ()),
                     full_scans=sample.picker.full_scans,
                     prefill_s=prefilled - started if k == 0 else 0.0,
                     decode_s=decoded - prefilled,
+                    choices=tuple(sample.picker.choices),
+                    head=len(head),
                 )
             )
         return out
+
+    def generate_avoiding(
+        self,
+        prompt: Sequence[int],
+        *,
+        temperature: float,
+        seed: int,
+        reject: Callable[[str], bool],
+        tries: int,
+        max_tokens: int,
+        stop: Sequence[str],
+        grammar: str | None,
+        deadline: float | None = None,
+        unit_end: str | None = None,
+        checkpoints: Sequence[int] = (),
+    ) -> Generation:
+        """One generation, decoded again from where the model hesitated most while
+        ``reject`` refuses its text (a reply that changes nothing, or repeats a failed one).
+
+        Each retry keeps the reply up to one of its least certain tokens, takes the runner-up
+        token there instead and samples on (``tries`` retries at most, hesitations tried
+        from the smallest margin up, skipping tokens that only change white space or a
+        fence). The cached prompt and reply head are reused, so a retry costs the tokens
+        after the fork. The generation returned counts every pass's tokens and seconds.
+        """
+        first = self.generate_many(
+            prompt,
+            [(temperature, seed)],
+            max_tokens=max_tokens,
+            stop=stop,
+            grammar=grammar,
+            deadline=deadline,
+            unit_end=unit_end,
+            checkpoints=checkpoints,
+            track=True,
+        )[0]
+        best, spent = first, [first]
+        forks = self._forks(first)
+        for at, other in forks[: max(0, tries)]:
+            if not reject(best.text) or best.finish_reason == "timeout":
+                break
+            if not first.tokens or (deadline is not None and time.monotonic() >= deadline):
+                break
+            head = [*first.tokens[:at], other]
+            retry = self.generate_many(
+                prompt,
+                [(temperature, seed + 1 + len(spent))],
+                max_tokens=max_tokens,
+                stop=stop,
+                grammar=grammar,
+                deadline=deadline,
+                unit_end=unit_end,
+                head=head,
+            )[0]
+            spent.append(retry)
+            best = retry
+        if len(spent) == 1:
+            return first
+        return dataclasses.replace(
+            best,
+            evaluated_prompt_tokens=sum(g.evaluated_prompt_tokens for g in spent),
+            completion_tokens=sum(g.completion_tokens for g in spent),
+            prefill_s=sum(g.prefill_s for g in spent),
+            decode_s=sum(g.decode_s for g in spent),
+            retries=len(spent) - 1,
+        )
+
+    def _forks(self, generation: Generation) -> list[tuple[int, int]]:
+        """Where a reply may be forked: ``(token index, runner-up token)``, least certain
+        first; only tokens whose runner-up changes more than white space or a fence."""
+        found: list[tuple[float, int, int]] = []
+        tokens = generation.tokens
+        for at, choice in enumerate(generation.choices):
+            if choice.other < 0 or at >= len(tokens) or tokens[at] != choice.token:
+                continue
+            mine = self.llm.detokenize([choice.token]).decode("utf-8", errors="ignore")
+            other = self.llm.detokenize([choice.other]).decode("utf-8", errors="ignore")
+            if not other.strip() or not mine.strip() or "`" in mine + other:
+                continue
+            if self.llm.token_eos() in (choice.token, choice.other):
+                continue
+            found.append((choice.margin, at, choice.other))
+        found.sort()
+        return [(at, other) for _, at, other in found]
 
     def _finish_text(
         self, prompt: Sequence[int], sample: Sample, watch: _UnitWatch, stop: Sequence[str]

@@ -21,13 +21,33 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-__all__ = ["GrammarError", "SamplerSettings", "TokenPicker", "first_refused"]
+__all__ = ["Choice", "GrammarError", "SamplerSettings", "TokenPicker", "first_refused"]
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
 class GrammarError(RuntimeError):
     """llama.cpp could not parse a grammar."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One pick: ``token``, and ``other`` (-1: none), the most likely admitted token besides
+    it, ``margin`` raw logits below it (small: the model hesitated there)."""
+
+    token: int
+    other: int
+    margin: float
+
+
+def _choice(token: int, ids: np.ndarray, scores: np.ndarray) -> Choice:
+    finite = np.isfinite(scores)
+    chosen = scores[finite & (ids == token)]
+    rest = finite & (ids != token)
+    if not rest.any() or not len(chosen):
+        return Choice(token=token, other=-1, margin=float("inf"))
+    best = int(np.argmax(np.where(rest, scores, -np.inf)))
+    return Choice(token=token, other=int(ids[best]), margin=float(chosen[0] - scores[best]))
 
 
 @dataclass(frozen=True)
@@ -74,12 +94,18 @@ class _Grammar:
 class TokenPicker:
     """Chooses each next token from the logits, under an optional GBNF grammar."""
 
-    def __init__(self, vocab: Any, settings: SamplerSettings, grammar: str | None) -> None:
+    def __init__(
+        self, vocab: Any, settings: SamplerSettings, grammar: str | None, *, track: bool = False
+    ) -> None:
         self.settings = settings
         self._grammar = _Grammar(vocab, grammar) if grammar else None
         self._rng = np.random.default_rng(settings.seed)
         self.full_scans = 0
         """Steps on which no likely token was admitted and the whole vocabulary was masked."""
+        self.track = track
+        self.choices: list[Choice] = []
+        """With ``track``, each pick: the token, the best other admitted token and how far
+        below it was (raw logits), in order."""
 
     def pick(self, logits: np.ndarray) -> int:
         """The next token for ``logits`` (one row over the vocabulary); not yet accepted."""
@@ -98,7 +124,15 @@ class TokenPicker:
                 ids, scores = ids[allowed], scores[allowed]
                 order = np.argsort(-scores)[:k]
                 ids, scores = ids[order], scores[order]
-        return self._choose(ids, scores)
+        token = self._choose(ids, scores)
+        if self.track:
+            self.choices.append(_choice(token, ids, scores))
+        return token
+
+    def prime(self, tokens: list[int]) -> None:
+        """Advance the grammar past ``tokens`` chosen elsewhere (a forced reply head)."""
+        for token in tokens:
+            self.accept(token)
 
     def _choose(self, ids: np.ndarray, scores: np.ndarray) -> int:
         finite = np.isfinite(scores)

@@ -24,7 +24,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
@@ -243,6 +243,22 @@ class LlamaCppModel:
         """One reply per sampling, decoded together after one evaluation of the prompt (the
         samples share its KV cells). The first reply counts the prompt's tokens as evaluated;
         the others count all of them as cached."""
+        return self._generate(request, samplings, None, 0)
+
+    def complete_avoiding(
+        self, request: CompletionRequest, reject: Callable[[str], bool], tries: int
+    ) -> Completion:
+        """One reply, decoded again from its least certain token while ``reject`` refuses it
+        (see ``Engine.generate_avoiding``); its usage counts every pass."""
+        return self._generate(request, [request.sampling], reject, tries)[0]
+
+    def _generate(
+        self,
+        request: CompletionRequest,
+        samplings: Sequence[Sampling],
+        reject: Callable[[str], bool] | None,
+        tries: int,
+    ) -> list[Completion]:
         started = time.perf_counter()
         deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
         if not samplings:
@@ -282,7 +298,24 @@ class LlamaCppModel:
             step = self._engine.max_samples
             stops = [*samplings[0].stop, self._engine.stop_text]
             try:
-                for at in range(0, len(specs), step):
+                if reject is not None:
+                    temperature, seed = specs[0]
+                    outs.append(
+                        self._engine.generate_avoiding(
+                            tokens,
+                            temperature=temperature,
+                            seed=seed,
+                            reject=reject,
+                            tries=tries,
+                            max_tokens=min(limit, room),
+                            stop=stops,
+                            grammar=grammar,
+                            deadline=deadline,
+                            unit_end=request.contract.unit_end if request.contract else None,
+                            checkpoints=self._checkpoints(request, prompt, tokens),
+                        )
+                    )
+                for at in range(0, len(specs) if reject is None else 0, step):
                     outs += self._engine.generate_many(
                         tokens,
                         specs[at : at + step],
@@ -317,6 +350,7 @@ class LlamaCppModel:
                 model=self._model_name,
                 prefill_s=round(out.prefill_s, 4),
                 decode_s=round(out.decode_s, 4),
+                forks=out.retries,
             )
             for out in outs
         ]
