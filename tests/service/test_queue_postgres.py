@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from patchloop.errors import ConfigError
+from patchloop.service._pg import MIGRATIONS
 from patchloop.service.backend import describe_store, open_store
 from patchloop.service.jobs import JobResult, NewJob, RepairSpec, RepoSource
 from patchloop.service.pg_queue import PostgresQueue
@@ -110,5 +111,6 @@ def test_processes_starting_together_migrate_once(pg_url: str, tmp_path: Path) -
     assert not errors, errors
     store = open_store(settings)
     assert isinstance(store.queue, PostgresQueue)
-    assert store.queue.db.tuples("SELECT version FROM schema_version") == [(1,)]
+    versions = store.queue.db.tuples("SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(v,) for v in range(1, len(MIGRATIONS) + 1)]
     store.queue.close()

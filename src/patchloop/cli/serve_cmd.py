@@ -1,5 +1,5 @@
-"""``patchloop serve``: run the repair service; ``serve keys``: its API keys; ``submit``: the CLI
-as a client of a running service."""
+"""``patchloop serve``: run the repair service; ``serve keys``: its API keys; ``serve prune``:
+its job log's retention; ``submit``: the CLI as a client of a running service."""
 
 from __future__ import annotations
 
@@ -170,6 +170,45 @@ def keys_revoke(
     settings = _settings(config, {"data_dir": data_dir})
     key = KeyStore(settings.db_path).revoke(key_id)
     print(f"patchloop: key {key.id} of team {key.team} revoked", file=sys.stderr)
+
+
+@app.command("prune")
+def prune(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    queue_url: Annotated[
+        str | None, typer.Option("--queue-url", help="postgresql://USER@HOST/DB of the jobs.")
+    ] = None,
+    days: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Keep the events of jobs finished this recently (default: "
+            "keep_events_days; 0: keep all).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Delete the events of long-finished jobs now (a server with workers does it hourly);
+    the jobs and their results stay."""
+    import time
+
+    from patchloop.service.retention import prune_store
+
+    settings = _settings(config, {"data_dir": data_dir, "queue_url": queue_url})
+    keep = settings.keep_events_days if days is None else days
+    if keep == 0:
+        print("patchloop: keep_events_days is 0: every event is kept", file=sys.stderr)
+        return
+    pruned = prune_store(settings, keep, time.time())
+    if as_json:
+        print_json(pruned.model_dump())
+        return
+    print(
+        f"patchloop: pruned {pruned.events} events of {pruned.jobs} jobs finished more than "
+        f"{keep:g} days ago",
+        file=sys.stderr,
+    )
 
 
 def _read_key(key: str | None, key_file: Path | None) -> str:

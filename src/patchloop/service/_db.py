@@ -77,6 +77,12 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at REAL
     );
     """,
+    # 2: retention; a job whose events were pruned keeps its row and says when, and how many.
+    """
+    ALTER TABLE jobs ADD COLUMN events_pruned_at REAL;
+    ALTER TABLE jobs ADD COLUMN events_pruned INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_unpruned ON jobs (finished_at) WHERE events_pruned_at IS NULL;
+    """,
 )
 
 

@@ -77,6 +77,12 @@ MIGRATIONS: tuple[str, ...] = (
         error INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: retention, as in SQLite.
+    """
+    ALTER TABLE jobs ADD COLUMN events_pruned_at DOUBLE PRECISION;
+    ALTER TABLE jobs ADD COLUMN events_pruned BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_unpruned ON jobs (finished_at) WHERE events_pruned_at IS NULL;
+    """,
 )
 
 Connection = psycopg.Connection[DictRow]

@@ -1,5 +1,5 @@
-"""Rows of the job store read back as domain objects: shared by the SQLite and PostgreSQL
-queues, whose tables have the same columns."""
+"""Rows of the job store read back as domain objects, and the statements both queues share:
+the SQLite and PostgreSQL tables have the same columns."""
 
 from __future__ import annotations
 
@@ -8,17 +8,48 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from patchloop.domain import Event, RunRecord
+from patchloop.errors import UsageError
 from patchloop.service.jobs import Job, JobEvent, JobResult, JobSpec
 
-__all__ = ["COLUMNS", "Row", "job_event_from_row", "job_from_row", "worker_lost"]
+__all__ = [
+    "COLUMNS",
+    "PRUNABLE",
+    "PRUNE_BATCH",
+    "Row",
+    "job_event_from_row",
+    "job_from_row",
+    "prune_cutoff",
+    "worker_lost",
+]
 
 _SPEC: TypeAdapter[JobSpec] = TypeAdapter(JobSpec)
 #: How a stored library event begins (its first field); the service's own events are text.
 _RUN_EVENT = '{"t":'
 COLUMNS = (
     "seq, id, kind, team, repo, spec, status, verdict, created_at, started_at, "
-    "first_started_at, finished_at, leases, retries, cancel_requested, worker, result"
+    "first_started_at, finished_at, leases, retries, cancel_requested, worker, result, "
+    "events_pruned_at"
 )
+
+#: Jobs whose events may be pruned (``?``: the cutoff, the batch size), oldest first: finished
+#: before the cutoff and not pruned yet. Only terminal jobs have a ``finished_at``; the status
+#: is checked as well, so a queued or running job is never touched.
+PRUNABLE = (
+    "SELECT id FROM jobs WHERE events_pruned_at IS NULL AND finished_at < ? "
+    "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY finished_at LIMIT ?"
+)
+#: Jobs pruned per transaction: a short hold on the write lock, whatever the backlog.
+PRUNE_BATCH = 200
+
+
+def prune_cutoff(older_than_s: float, now: float) -> float:
+    """Jobs that finished before this time have their events pruned."""
+    if not older_than_s >= 0:
+        raise UsageError(
+            f"cannot prune events younger than {older_than_s} seconds",
+            hint="give an age of 0 seconds or more",
+        )
+    return now - older_than_s
 
 
 class Row(Protocol):
@@ -53,6 +84,7 @@ def job_from_row(row: Row, record: str | None = None) -> Job:
         cancel_requested=bool(row["cancel_requested"]),
         worker=row["worker"],
         result=result,
+        events_pruned_at=row["events_pruned_at"],
     )
 
 

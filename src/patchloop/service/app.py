@@ -160,7 +160,7 @@ def create_app(settings: ServiceSettings, *, workers: bool = True) -> FastAPI:
         keys=KeyStore(settings.db_path),
         stats=store.stats,
         limiter=RateLimiter(settings.limits.rate_per_minute, settings.limits.burst),
-        supervisor=Supervisor(settings) if workers and settings.workers else None,
+        supervisor=Supervisor(settings, store.queue) if workers and settings.workers else None,
     )
 
     @asynccontextmanager

@@ -133,7 +133,8 @@ class ServiceClient:
         return self._call("GET", "/metrics").text
 
     def events(self, job_id: str, *, after: int = 0) -> Iterator[JobEvent]:
-        """The job's events after id ``after``, as they happen, until ``job.end``."""
+        """The job's events after id ``after``, as they happen, until ``job.end`` (or the
+        one ``job.pruned`` of a job whose log was pruned)."""
         last = after
         drops = 0
         while True:

@@ -4,31 +4,52 @@
 Each event is one ``id:``/``data:`` block (the data is a
 :class:`~patchloop.service.jobs.JobEvent` as JSON); the stream ends after ``job.end``. A comment
 line every few seconds keeps proxies from closing an idle stream.
+
+A finished job whose log was pruned (:mod:`.retention`) streams one ``job.pruned`` event
+instead: its status and verdict, and when the log was deleted. It is not stored; its id is the
+one the client resumed from, so a reconnect gets the same answer.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from functools import partial
 
 import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
-from patchloop.service.jobs import JobEvent
+from patchloop.service.jobs import Job, JobEvent
 from patchloop.service.queue import JobQueue
 
-__all__ = ["event_stream", "format_event"]
+__all__ = ["PRUNED", "event_stream", "format_event", "pruned_event"]
 
 POLL_S = 0.05
 KEEPALIVE_S = 10.0
 RETRY_MS = 1000
+#: The kind of the last event of a job whose log was pruned.
+PRUNED = "job.pruned"
 
 
 def format_event(event: JobEvent) -> str:
     """One SSE block."""
     return f"id: {event.id}\ndata: {event.model_dump_json()}\n\n"
+
+
+def pruned_event(job: Job, after: int) -> JobEvent:
+    """What the stream of ``job``, whose log was pruned, says after event ``after``."""
+    assert job.events_pruned_at is not None
+    when = datetime.fromtimestamp(job.events_pruned_at, UTC).isoformat(timespec="seconds")
+    return JobEvent(
+        id=after,
+        job_id=job.id,
+        at=job.events_pruned_at,
+        kind=PRUNED,
+        message=f"{job.status}: {job.verdict or 'no verdict'}; the job's event log was pruned "
+        f"at {when} (keep_events_days); its result is kept: GET /v1/repairs/{job.id}",
+    )
 
 
 async def event_stream(
@@ -53,6 +74,8 @@ async def event_stream(
             # Resumed after job.end: nothing more will come; a last look for stragglers.
             for event in await anyio.to_thread.run_sync(partial(queue.events, job_id, after=last)):
                 yield format_event(event)
+            if job.events_pruned_at is not None:
+                yield format_event(pruned_event(job, last))
             return
         if await request.is_disconnected():
             return

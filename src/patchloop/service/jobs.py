@@ -174,6 +174,8 @@ class Job(_Frozen):
     cancel_requested: bool = False
     worker: str | None = None
     result: JobResult | None = None
+    events_pruned_at: float | None = None
+    """When retention deleted the job's event log (Unix time); its row and result stay."""
 
     @property
     def done(self) -> bool:

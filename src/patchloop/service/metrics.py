@@ -46,6 +46,11 @@ class _Collector:
         yield from self._durations()
         yield from self._models()
         yield from self._slo()
+        yield CounterMetricFamily(
+            "patchloop_events_pruned",
+            "Events of finished jobs deleted by retention (keep_events_days).",
+            value=self.stats.pruned_events(),
+        )
 
     def _counts(self) -> Iterator[Metric]:
         repairs = CounterMetricFamily(

@@ -11,6 +11,8 @@ SQLite serializes every write; here each operation locks what it relies on inste
   drawn, and a reader paging with ``after`` never skips an event committed late.
 - Leases are fenced by a random token, as in SQLite: a worker whose lease was taken back can
   no longer write anything about the job.
+- ``prune`` locks the finished jobs it prunes (skipping any locked by another pruner), so
+  servers pruning at once never count an event twice.
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ from typing import Any
 
 from patchloop.errors import Conflict, NotFound
 from patchloop.service._pg import LEASE_LOCK, Connection, PgDatabase
-from patchloop.service._rows import COLUMNS, job_event_from_row, job_from_row, worker_lost
+from patchloop.service._rows import (
+    COLUMNS,
+    PRUNABLE,
+    PRUNE_BATCH,
+    job_event_from_row,
+    job_from_row,
+    prune_cutoff,
+    worker_lost,
+)
 from patchloop.service.jobs import Job, JobEvent, JobResult, JobStatus, Lease, NewJob
-from patchloop.service.queue import Heartbeat, JobFilter, JobPage, LeasePolicy, NewEvent
+from patchloop.service.queue import Heartbeat, JobFilter, JobPage, LeasePolicy, NewEvent, Pruned
 
 __all__ = ["PostgresQueue"]
 
@@ -354,6 +364,27 @@ class PostgresQueue:
                 (lease.job.id,),
             )
             _event(conn, lease.job.id, "job.requeued", reason, lease=lease.number)
+
+    # ------------------------------------------------------------------ retention
+
+    def prune(self, older_than_s: float, now: float) -> Pruned:
+        cutoff = prune_cutoff(older_than_s, now)
+        conn = self.conn
+        select = (PRUNABLE + " FOR UPDATE SKIP LOCKED").replace("?", "%s").encode()
+        events = jobs = 0
+        while True:
+            with conn.transaction():
+                ids = [r["id"] for r in conn.execute(select, (cutoff, PRUNE_BATCH)).fetchall()]
+                for job_id in ids:
+                    deleted = conn.execute("DELETE FROM events WHERE job_id = %s", (job_id,))
+                    conn.execute(
+                        "UPDATE jobs SET events_pruned_at = %s, events_pruned = %s WHERE id = %s",
+                        (now, deleted.rowcount, job_id),
+                    )
+                    events += deleted.rowcount
+            jobs += len(ids)
+            if len(ids) < PRUNE_BATCH:
+                return Pruned(events=events, jobs=jobs)
 
     def ping(self) -> None:
         self.conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()

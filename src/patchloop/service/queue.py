@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patchloop.service.jobs import Job, JobEvent, JobKind, JobResult, JobStatus, Lease, NewJob
 
-__all__ = ["Heartbeat", "JobFilter", "JobPage", "JobQueue", "LeasePolicy", "NewEvent"]
+__all__ = [
+    "Heartbeat",
+    "JobFilter",
+    "JobPage",
+    "JobQueue",
+    "LeasePolicy",
+    "NewEvent",
+    "Pruned",
+]
 
 
 class _Frozen(BaseModel):
@@ -69,6 +77,15 @@ class NewEvent(_Frozen):
     at: float | None = None
 
 
+class Pruned(_Frozen):
+    """What one :meth:`JobQueue.prune` removed."""
+
+    events: int = 0
+    """Events deleted."""
+    jobs: int = 0
+    """Jobs whose event log was deleted; the jobs themselves, and their results, stay."""
+
+
 class JobQueue(Protocol):
     """Durable jobs: submitted by the API, leased by workers, watched by clients."""
 
@@ -112,6 +129,12 @@ class JobQueue(Protocol):
 
     def release(self, lease: Lease, reason: str) -> None:
         """Put the job back in the queue without counting a retry (the worker is stopping)."""
+        ...
+
+    def prune(self, older_than_s: float, now: float) -> Pruned:
+        """Delete the events of jobs that finished (any terminal status) more than
+        ``older_than_s`` seconds before ``now``, and mark those jobs pruned at ``now``; queued
+        and running jobs are never touched. Running it again removes nothing more."""
         ...
 
     def ping(self) -> None:

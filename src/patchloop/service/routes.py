@@ -75,7 +75,8 @@ def repair_events(
     after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
 ) -> StreamingResponse:
     """Server-sent events of the job, from the start or after ``Last-Event-ID``; the stream
-    ends with the ``job.end`` event."""
+    ends with the ``job.end`` event, or, for a job whose log was pruned, with one
+    ``job.pruned`` event."""
     state.queue.get(job_id, key.team)  # 404 before the stream starts
     start = after or 0
     if last_event_id and last_event_id.strip().isdigit():

@@ -208,6 +208,9 @@ class RunView(RunSummary):
     tests: list[TestVerdict] = Field(default_factory=list)
     index: IndexStats | None = None
     record: RunRecord | None = None
+    events_pruned_at: float | None = None
+    """When the job's event log was deleted by retention (``keep_events_days``); the job's
+    event stream then holds one ``job.pruned`` event."""
 
 
 class RunList(BaseModel):
@@ -272,4 +275,5 @@ def run_view(job: Job) -> RunView:
         tests=list(result.tests) if result else [],
         index=result.index if result else None,
         record=result.record if result else None,
+        events_pruned_at=job.events_pruned_at,
     )

@@ -126,6 +126,10 @@ class ServiceSettings(_Section):
     """After a cancel, how long a run may take to stop before its processes are killed."""
     verify_wait_s: float = Field(default=300.0, ge=0)
     """How long ``POST /v1/verify`` waits for its verdict before answering 202."""
+    keep_events_days: float = Field(default=30.0, ge=0)
+    """Days a finished job's event log is kept; then its events are deleted (the job, its
+    status, result, diff and verdict stay, marked as pruned). 0: keep every event forever.
+    A ``serve`` with workers prunes at start-up and hourly."""
     limits: RequestLimits = RequestLimits()
     slo: SloSettings = SloSettings()
 

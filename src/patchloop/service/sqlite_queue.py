@@ -16,9 +16,17 @@ from typing import Any
 
 from patchloop.errors import Conflict, NotFound
 from patchloop.service._db import connect, immediate
-from patchloop.service._rows import COLUMNS, job_event_from_row, job_from_row, worker_lost
+from patchloop.service._rows import (
+    COLUMNS,
+    PRUNABLE,
+    PRUNE_BATCH,
+    job_event_from_row,
+    job_from_row,
+    prune_cutoff,
+    worker_lost,
+)
 from patchloop.service.jobs import Job, JobEvent, JobResult, JobStatus, Lease, NewJob
-from patchloop.service.queue import Heartbeat, JobFilter, JobPage, LeasePolicy, NewEvent
+from patchloop.service.queue import Heartbeat, JobFilter, JobPage, LeasePolicy, NewEvent, Pruned
 
 __all__ = ["SqliteQueue"]
 
@@ -326,6 +334,26 @@ class SqliteQueue:
                 (lease.job.id,),
             )
             _event(conn, lease.job.id, "job.requeued", reason, lease=lease.number)
+
+    # ------------------------------------------------------------------ retention
+
+    def prune(self, older_than_s: float, now: float) -> Pruned:
+        cutoff = prune_cutoff(older_than_s, now)
+        conn = self.conn
+        events = jobs = 0
+        while True:
+            with immediate(conn):
+                ids = [r[0] for r in conn.execute(PRUNABLE, (cutoff, PRUNE_BATCH)).fetchall()]
+                for job_id in ids:
+                    deleted = conn.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+                    conn.execute(
+                        "UPDATE jobs SET events_pruned_at = ?, events_pruned = ? WHERE id = ?",
+                        (now, deleted.rowcount, job_id),
+                    )
+                    events += deleted.rowcount
+            jobs += len(ids)
+            if len(ids) < PRUNE_BATCH:
+                return Pruned(events=events, jobs=jobs)
 
     def ping(self) -> None:
         self.conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()

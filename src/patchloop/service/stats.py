@@ -79,6 +79,10 @@ class Stats(Protocol):
         """Jobs finished at or after ``since`` (Unix time)."""
         ...
 
+    def pruned_events(self) -> int:
+        """Events deleted by retention, ever (each pruned job keeps its count)."""
+        ...
+
 
 _DURATION_SQL = {
     "wait": (
@@ -173,6 +177,9 @@ class SqlStats:
             SloRow(kind=r[0], status=r[1], verdict=r[2], infra=bool(r[3]), time_to_verdict_s=r[4])
             for r in rows
         ]
+
+    def pruned_events(self) -> int:
+        return int(self.query("SELECT COALESCE(SUM(events_pruned), 0) FROM jobs", ())[0][0])
 
 
 class SqliteStats(SqlStats):

@@ -2,6 +2,8 @@
 
 Workers run in sessions of their own (a Ctrl-C on the terminal reaches the API, which stops
 them in order) and get ``SIGTERM`` when the API process goes away, even when it is killed.
+The same loop prunes the job log (:mod:`.retention`): at start-up, before the server reports
+ready, then hourly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from pathlib import Path
 
 from patchloop.service._procs import die_with_parent, kill_tree
+from patchloop.service.queue import JobQueue
+from patchloop.service.retention import Retention
 from patchloop.service.settings import ServiceSettings
 
 __all__ = ["Supervisor"]
@@ -32,10 +36,12 @@ def _worker_preexec() -> None:
 
 
 class Supervisor:
-    """Keeps ``settings.workers`` worker processes running."""
+    """Keeps ``settings.workers`` worker processes running, and ``queue``'s job log pruned."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, queue: JobQueue) -> None:
         self.settings = settings
+        self.queue = queue
+        self.retention = Retention(queue, settings.keep_events_days)
         self.settings_file = settings.data_dir / "settings.json"
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self._stop = threading.Event()
@@ -81,9 +87,11 @@ class Supervisor:
     def _run(self) -> None:
         for index in range(1, self.settings.workers + 1):
             self._spawn(index)
+        self.retention.tick(time.time())
         self._ready.set()
         died: dict[int, float] = {}
         while not self._stop.wait(TICK_S):
+            self.retention.tick(time.time())
             now = time.monotonic()
             for index, proc in list(self.workers.items()):
                 if proc.poll() is None:
@@ -95,6 +103,7 @@ class Supervisor:
                     del died[index]
                     self._spawn(index)
         self._shutdown()
+        self.queue.close()  # this thread's connection
 
     def _shutdown(self) -> None:
         for proc in self.workers.values():

@@ -215,7 +215,7 @@ async function follow(id) {
           line.className = "event";
           log.append(line);
           log.scrollTop = log.scrollHeight;
-          if (event.kind === "job.end") ended = true;
+          if (event.kind === "job.end" || event.kind === "job.pruned") ended = true;
         }
       }
     } catch (error) {
