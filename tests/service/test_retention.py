@@ -193,3 +193,21 @@ def test_serve_prune_command(tmp_path: Path) -> None:
     assert queue.events(old.id) == []
     assert [e.kind for e in queue.events(recent.id)] == ["job.queued", "job.end"]
     queue.close()
+
+
+def test_a_failed_prune_is_logged_and_tried_next_period(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = ServiceSettings(data_dir=tmp_path / "data")
+    queue = open_store(settings).queue
+    with closing(sqlite3.connect(settings.db_path)) as conn:
+        conn.execute("ALTER TABLE jobs RENAME TO jobs_away")
+    retention = Retention(queue, 30, every_s=3600)
+    assert retention.tick(1e9) is None
+    assert "pruning the job log failed" in caplog.text
+    assert retention.tick(1e9 + 60) is None  # not due again yet: no second try
+    assert caplog.text.count("pruning the job log failed") == 1
+    with closing(sqlite3.connect(settings.db_path)) as conn:
+        conn.execute("ALTER TABLE jobs_away RENAME TO jobs")
+    assert retention.tick(1e9 + 3600) == Pruned()
+    queue.close()
