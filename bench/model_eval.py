@@ -61,6 +61,19 @@ def records(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
+def forks(folder: Path) -> dict[str, int]:
+    """Replies decoded again from a fork (embedded engine), from each attempt's completion."""
+    replies = total = 0
+    for path in folder.glob("*/runs/*/attempts/*/completion.json"):
+        try:
+            taken = int(json.loads(path.read_text()).get("forks", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+        replies += taken > 0
+        total += taken
+    return {"replies_forked": replies, "forks": total}
+
+
 def run_eval(args: argparse.Namespace, spec: str, suite: str, out: Path) -> None:
     command = [
         sys.executable,
@@ -155,6 +168,7 @@ def measure(out: Path, spec: str) -> dict[str, Any]:
         },
         "attempt_status": statuses,
         "candidates": {"generated": len(attempts), "unique": len(unique)},
+        "forks": forks(out / "records"),
         "model_s": round(model_s, 1),
         "model_s_per_resolved": round(model_s / len(by_model), 1) if by_model else None,
         "tokens": usage,

@@ -482,3 +482,15 @@ def test_forks_off_leaves_replies_as_they_came(calc_repo: Path) -> None:
     model = _AvoidingScript([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(search=SearchSettings(forks=0)), models=[model])
     assert [a.status for a in record.attempts] == ["tests_failed", "repeated", "verified"]
+
+
+def test_a_rewrite_that_breaks_the_syntax_is_decoded_again(calc_repo: Path) -> None:
+    broken = CALC.replace(
+        "        return low\n    return value", "        return high)\n    return value"
+    )
+    fixed = CALC.replace(
+        "        return low\n    return value", "        return high\n    return value"
+    )
+    model = _AvoidingScript([_whole(broken), _whole(fixed)], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
+    assert [a.status for a in record.attempts] == ["verified"]

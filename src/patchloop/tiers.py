@@ -29,7 +29,13 @@ from patchloop.domain import (
     Task,
     TierPlan,
 )
-from patchloop.edits.scope import changes_nothing, check_scope, dedupe, edits_key
+from patchloop.edits.scope import (
+    breaks_python,
+    changes_nothing,
+    check_scope,
+    dedupe,
+    edits_key,
+)
 from patchloop.errors import (
     BadRequest,
     EditError,
@@ -359,8 +365,9 @@ class ModelTier(Tier):
         return out
 
     def _refuses(self, text: str) -> bool:
-        """Whether a reply is not worth testing: its edits change nothing, or are those of a
-        candidate already judged. A reply that does not parse is left to the usual checks."""
+        """Whether a reply is not worth testing: its edits change nothing, are those of a
+        candidate already judged, or rewrite a Python file into one that no longer compiles.
+        A reply that does not parse is left to the usual checks."""
         try:
             edits = dedupe(self.format.parse(text))
         except (ParseError, EditError):
@@ -368,7 +375,9 @@ class ModelTier(Tier):
         if edits_key(edits) in self._tried:
             return True
         scope = self.scope()
-        return scope is not None and changes_nothing(edits, scope)
+        return scope is not None and (
+            changes_nothing(edits, scope) or breaks_python(edits, scope)
+        )
 
     def _parse(self, proposal: Proposal) -> None:
         """Edits of the proposal's reply, checked against the scope and earlier attempts; a

@@ -73,3 +73,20 @@ def test_changes_nothing_sees_copies_and_equal_replacements() -> None:
     assert not changes_nothing([same, other], scope)
     assert not changes_nothing([whole(text, path="g.py")], scope)
     assert not changes_nothing([], scope)
+
+
+def test_breaks_python_sees_rewrites_that_no_longer_compile() -> None:
+    from patchloop.domain import Edit, EditScope, ScopeFile
+    from patchloop.edits.scope import breaks_python
+
+    text = "def f(x):\n    return x + 1\n"
+    scope = EditScope(
+        files=(ScopeFile(path="f.py", text=text), ScopeFile(path="g.py", text="def g(:\n")),
+        max_edits=2,
+    )
+    assert breaks_python([Edit(path="f.py", search="", replace="def f(x:\n", whole=True)], scope)
+    fine = Edit(path="f.py", search="", replace="def f(x):\n    return x\n", whole=True)
+    assert not breaks_python([fine], scope)
+    # A file that did not compile before, and text that is not Python, are not judged here.
+    assert not breaks_python([Edit(path="g.py", search="", replace="def g(:\n", whole=True)], scope)
+    assert not breaks_python([Edit(path="f.py", search="x + 1", replace="x +")], scope)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 
 from patchloop.domain import Edit, EditScope
 from patchloop.edits.keep_docs import restore_dropped_docs
+from patchloop.edits.syntax import breaks_syntax
 from patchloop.errors import OutOfScope
 
-__all__ = ["changes_nothing", "check_scope", "dedupe", "edits_key"]
+__all__ = ["breaks_python", "changes_nothing", "check_scope", "dedupe", "edits_key"]
 
 
 def dedupe(edits: Sequence[Edit]) -> list[Edit]:
@@ -64,6 +65,17 @@ def changes_nothing(edits: Sequence[Edit], scope: EditScope) -> bool:
         elif not edit.search.strip() or _code(edit.search) != _code(edit.replace):
             return False
     return True
+
+
+def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
+    """Whether a whole-file rewrite among ``edits`` leaves a Python file of ``scope`` that
+    compiled no longer compiling (other edits are left to the dry run)."""
+    shown = {f.path: f.text for f in scope.files}
+    for edit in edits:
+        before = shown.get(edit.path.strip())
+        if edit.whole and before is not None and breaks_syntax(before, edit.replace, edit.path):
+            return True
+    return False
 
 
 def check_scope(edits: Sequence[Edit], scope: EditScope, *, is_test: Callable[[str], bool]) -> None:

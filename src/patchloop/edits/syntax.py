@@ -13,7 +13,7 @@ import warnings
 from patchloop.domain import FileChange, Patch
 from patchloop.errors import InvalidSyntax
 
-__all__ = ["check_syntax"]
+__all__ = ["breaks_syntax", "check_syntax"]
 
 
 def _problem(source: str, path: str) -> SyntaxError | None:
@@ -26,6 +26,13 @@ def _problem(source: str, path: str) -> SyntaxError | None:
     except ValueError:  # null bytes
         return SyntaxError("source code contains null bytes")
     return None
+
+
+def breaks_syntax(before: str, after: str, path: str) -> bool:
+    """Whether ``after`` no longer compiles where ``before`` did (a Python file)."""
+    if not path.endswith(".py") or _problem(before, path) is not None:
+        return False
+    return _problem(after, path) is not None
 
 
 def _describe(change: FileChange, exc: SyntaxError) -> str:
