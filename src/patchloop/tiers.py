@@ -375,9 +375,7 @@ class ModelTier(Tier):
         if edits_key(edits) in self._tried:
             return True
         scope = self.scope()
-        return scope is not None and (
-            changes_nothing(edits, scope) or breaks_python(edits, scope)
-        )
+        return scope is not None and (changes_nothing(edits, scope) or breaks_python(edits, scope))
 
     def _parse(self, proposal: Proposal) -> None:
         """Edits of the proposal's reply, checked against the scope and earlier attempts; a
