@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import logging
 import os
 import tempfile
@@ -566,41 +567,33 @@ class Engine:
         fence). The cached prompt and reply head are reused, so a retry costs the tokens
         after the fork. The generation returned counts every pass's tokens and seconds.
         """
-        first = self.generate_many(
+        decode = functools.partial(
+            self.generate_many,
             prompt,
-            [(temperature, seed)],
             max_tokens=max_tokens,
             stop=stop,
             grammar=grammar,
             deadline=deadline,
             unit_end=unit_end,
-            checkpoints=checkpoints,
-            track=True,
-        )[0]
-        best, spent = first, [first]
-        forks = self._forks(first)
-        for at, other in forks[: max(0, tries)]:
-            if not reject(best.text) or best.finish_reason == "timeout":
+        )
+        first = decode([(temperature, seed)], checkpoints=checkpoints, track=True)[0]
+        spent = [first]
+        if tries <= 0 or not first.tokens or not reject(first.text):
+            return first
+        # Forks are looked for only once the first reply is refused.
+        for at, other in self._forks(first)[:tries]:
+            if spent[-1].finish_reason == "timeout":
                 break
-            if not first.tokens or (deadline is not None and time.monotonic() >= deadline):
+            if deadline is not None and time.monotonic() >= deadline:
                 break
-            head = [*first.tokens[:at], other]
-            retry = self.generate_many(
-                prompt,
-                [(temperature, seed + 1 + len(spent))],
-                max_tokens=max_tokens,
-                stop=stop,
-                grammar=grammar,
-                deadline=deadline,
-                unit_end=unit_end,
-                head=head,
+            retry = decode(
+                [(temperature, seed + 1 + len(spent))], head=[*first.tokens[:at], other]
             )[0]
             spent.append(retry)
-            best = retry
-        if len(spent) == 1:
-            return first
+            if len(spent) > tries or not reject(retry.text):
+                break
         return dataclasses.replace(
-            best,
+            spent[-1],
             evaluated_prompt_tokens=sum(g.evaluated_prompt_tokens for g in spent),
             completion_tokens=sum(g.completion_tokens for g in spent),
             prefill_s=sum(g.prefill_s for g in spent),
