@@ -388,21 +388,23 @@ def _whole(text: str) -> str:
     return f"calc.py\n```python\n{text}```\n"
 
 
-def test_whole_rewrites_are_shown_again_as_their_diff(calc_repo: Path) -> None:
+def test_whole_rewrites_are_shown_again_as_the_lines_they_changed(calc_repo: Path) -> None:
     bug = "        return low\n    return value"
     wrong = CALC.replace(bug, "        return value\n    return value")
     fixed = CALC.replace(bug, "        return high\n    return value")
     replies = [_whole(CALC), _whole(wrong), _whole(fixed)]
     record, model = run(calc_repo, replies, edit_format="whole")
     assert [a.status for a in record.attempts] == ["empty_patch", "tests_failed", "verified"]
-    # The unchanged rewrite is named as such, the wrong one shown as its diff, not the file.
+    # The unchanged rewrite is named as such, the wrong one told by its changed line: neither
+    # the file nor a diff is there to copy.
     second, third = model.history[1].messages, model.history[2].messages
     assert second[2].role == "assistant"
     assert second[2].content == "(I rewrote calc.py but left the code as it was.)"
     shown = third[-2].content
-    assert shown.startswith("(I rewrote calc.py. The changes:)\n```diff\n")
-    assert "-        return low\n+        return value" in shown
+    assert shown.startswith("(I rewrote calc.py. Compared with the original, my rewrite changed:)")
+    assert "`return low` became `return value`" in shown
     assert "def add(a, b)" not in shown
+    assert "```" not in shown
 
 
 def test_test_configuration_shown_in_the_prompt_is_not_editable() -> None:
@@ -494,3 +496,14 @@ def test_a_rewrite_that_breaks_the_syntax_is_decoded_again(calc_repo: Path) -> N
     model = _AvoidingScript([_whole(broken), _whole(fixed)], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
     assert [a.status for a in record.attempts] == ["verified"]
+
+
+def test_a_diff_written_where_a_whole_file_belongs_is_decoded_again(calc_repo: Path) -> None:
+    fixed = CALC.replace(
+        "        return low\n    return value", "        return high\n    return value"
+    )
+    diff = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n"
+    model = _AvoidingScript([_whole(diff), _whole(fixed)], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
+    assert [a.status for a in record.attempts] == ["verified"]
+    assert len(model.history) == 2

@@ -19,6 +19,7 @@ pydantic) are translated at the boundary with ``raise ... from exc``.
     │   └── BadOutput              the reply breaks the output contract
     ├── EditError                  an edit the model can correct; carries ``feedback``
     │   ├── ParseError             the reply could not be parsed into edits
+    │   │   └── NotAFile           a whole-file block holds a diff, not the file
     │   ├── ApplyError             an edit does not apply (no match, ambiguous match)
     │   ├── UnsafeEdit             path outside the repository, ``.git/``, escaping symlink
     │   ├── GuardError             the patch touches protected test files or test config
@@ -56,6 +57,7 @@ __all__ = [
     "ModelError",
     "ModelTimeout",
     "ModelUnavailable",
+    "NotAFile",
     "NotFound",
     "NothingToFix",
     "OutOfScope",
@@ -176,6 +178,10 @@ class EditError(PatchloopError):
 
 class ParseError(EditError):
     """The reply could not be parsed into edits."""
+
+
+class NotAFile(ParseError):
+    """A block meant to hold a whole file's new content holds something else (a diff)."""
 
 
 class ApplyError(EditError):

@@ -29,6 +29,7 @@ from patchloop.domain import (
     Task,
     TierPlan,
 )
+from patchloop.edits.describe import describe_diff
 from patchloop.edits.scope import (
     breaks_python,
     changes_nothing,
@@ -40,6 +41,7 @@ from patchloop.errors import (
     BadRequest,
     EditError,
     ModelTimeout,
+    NotAFile,
     OutOfScope,
     ParseError,
     RepeatedEdit,
@@ -367,9 +369,12 @@ class ModelTier(Tier):
     def _refuses(self, text: str) -> bool:
         """Whether a reply is not worth testing: its edits change nothing, are those of a
         candidate already judged, or rewrite a Python file into one that no longer compiles.
-        A reply that does not parse is left to the usual checks."""
+        A block that holds a diff where a whole file belongs is refused too; any other reply
+        that does not parse is left to the usual checks."""
         try:
             edits = dedupe(self.format.parse(text))
+        except NotAFile:
+            return True
         except (ParseError, EditError):
             return False
         if edits_key(edits) in self._tried:
@@ -475,23 +480,23 @@ def _test_path(allowed: bool) -> Callable[[str], bool]:
 
 def history_reply(proposal: Proposal) -> str:
     """How an earlier reply is shown in the history: as it was, except whole-file rewrites,
-    which are shown as the diff of what they changed.
+    which are told by the lines they changed.
 
     A small model shown its own complete file again copies it: the next reply repeats the
-    failed one, whatever the feedback said. The diff says the same in a few lines and leaves
-    nothing to copy.
+    failed one, whatever the feedback said. Shown as a diff, it copies the diff into the next
+    file. One sentence per changed line says the same and leaves nothing to paste
+    (:func:`~patchloop.edits.describe.describe_diff`).
     """
     assert proposal.completion is not None
     edits, patch = proposal.edits, proposal.patch
     if not edits or not all(e.whole for e in edits) or patch is None:
         return proposal.completion.text
     paths = ", ".join(dict.fromkeys(e.path for e in edits))
-    if patch.empty:
+    told = describe_diff(patch.diff) if not patch.empty else []
+    if not told:
         return f"(I rewrote {paths} but left the code as it was.)"
-    fence = "```"
-    while fence in patch.diff:
-        fence += "`"
-    return f"(I rewrote {paths}. The changes:)\n{fence}diff\n{patch.diff.rstrip()}\n{fence}"
+    listed = "\n".join(f"- {sentence}" for sentence in told)
+    return f"(I rewrote {paths}. Compared with the original, my rewrite changed:)\n{listed}"
 
 
 def render_turn(feedback: Feedback) -> str:

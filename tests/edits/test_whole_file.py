@@ -33,6 +33,9 @@ def test_parse_takes_the_path_before_each_fence() -> None:
         ("no code here", "no fenced code block"),
         ("gcd.py\n```python\ndef f():\n", "not closed"),
         ("```python\nx = 1\n```\n", "no file path"),
+        ("gcd.py\n```python\ndiff --git a/gcd.py b/gcd.py\n--- a/gcd.py\n```\n", "holds a diff"),
+        ("gcd.py\n```\n\n--- a/gcd.py\n+++ b/gcd.py\n@@ -1 +1 @@\n```\n", "holds a diff"),
+        ("gcd.py\n```\n@@ -1,2 +1,2 @@\n-x\n+y\n```\n", "holds a diff"),
     ],
 )
 def test_parse_errors_say_what_is_wrong(text: str, problem: str) -> None:
@@ -62,6 +65,9 @@ def test_scoped_grammar_admits_rewrites_of_scope_files_only() -> None:
     assert not re.fullmatch(pattern, f"test_gcd.py\n```python\n{NEW}```\n")
     assert not re.fullmatch(pattern, f"src/gcd.py\n```python\n{NEW}```\n")
     assert not re.fullmatch(pattern, "gcd.py\n```python\n" + "x\n" * 100 + "```\n")
+    # A Python file's fence may name Python or nothing, never another language.
+    assert re.fullmatch(pattern, f"gcd.py\n```\n{NEW}```\n")
+    assert not re.fullmatch(pattern, f"gcd.py\n```diff\n{NEW}```\n")
     assert get_format("whole").contract() is None
 
 
@@ -72,3 +78,8 @@ def test_long_files_are_not_offered_for_rewriting() -> None:
     assert grammar is not None
     assert '"big.py"' not in grammar
     assert '"gcd.py"' in grammar
+
+
+def test_a_file_whose_lines_look_like_diff_lines_is_still_a_file() -> None:
+    text = "notes.txt\n```\nIntro\n--- a/x\n+++ b/x\n```\n"
+    assert parse_whole_files(text)[0].replace == "Intro\n--- a/x\n+++ b/x\n"

@@ -21,7 +21,7 @@ from patchloop.edits.apply import apply_edits
 from patchloop.edits.contracts import gbnf_literal
 from patchloop.edits.prompts import load_prompt
 from patchloop.edits.search_replace import find_path
-from patchloop.errors import ParseError
+from patchloop.errors import NotAFile, ParseError
 
 __all__ = ["MAX_LINES", "WholeFileFormat", "parse_whole_files"]
 
@@ -35,10 +35,21 @@ _REMINDER = (
 )
 
 
-def _error(problem: str) -> ParseError:
-    return ParseError(
+def _error(problem: str, kind: type[ParseError] = ParseError) -> ParseError:
+    return kind(
         f"whole files: {problem}", feedback=f"Could not parse your reply: {problem}.\n\n{_REMINDER}"
     )
+
+
+def _is_diff(body: list[str]) -> bool:
+    """Whether a block's lines are a unified diff (headers first) rather than a file."""
+    lines = [line for line in body if line.strip()][:3]
+    if not lines:
+        return False
+    first = lines[0]
+    if first.startswith("diff --git ") or first.startswith("@@ -"):
+        return True
+    return first.startswith("--- ") and len(lines) > 1 and lines[1].startswith("+++ ")
 
 
 def parse_whole_files(text: str) -> list[Edit]:
@@ -60,6 +71,12 @@ def parse_whole_files(text: str) -> list[Edit]:
         if path is None:
             raise _error(f"the code block at line {at + 1} has no file path on the line before it")
         body = "".join(line + "\n" for line in lines[at + 1 : end])
+        if _is_diff(lines[at + 1 : end]):
+            raise _error(
+                f"the code block for {path} holds a diff, not the file's content; write every "
+                "line of the corrected file instead",
+                NotAFile,
+            )
         edits.append(Edit(path=path, search="", replace=body, whole=True))
         region = at = end + 1
     if not edits:
@@ -81,8 +98,11 @@ def _scoped_grammar(scope: EditScope) -> str:
     for i, file in enumerate(files):
         lines = sum(len(r) for r in file.runs())
         bound = 2 * lines + 40
+        # A Python file's fence names Python: a fence opened as "diff" leads a small model
+        # to write a diff where the file's lines belong.
+        info = '( "python" | "py" )?' if file.path.endswith(".py") else "[a-z]{0,12}"
         rules.append(
-            f'file{i} ::= {gbnf_literal(file.path)} "\\n```" [a-z]{{0,12}} "\\n" '
+            f'file{i} ::= {gbnf_literal(file.path)} "\\n```" {info} "\\n" '
             f'line{{0,{bound}}} "```\\n"'
         )
     return "\n".join(rules) + "\n"
