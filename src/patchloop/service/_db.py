@@ -1,4 +1,5 @@
-"""The service's SQLite database: connections in WAL mode and append-only migrations.
+"""The service's SQLite database: connections in WAL mode, migrated to the schema of
+:mod:`patchloop.service._schema`.
 
 Every process (the API and each worker) opens its own connection. Writes that must be atomic
 across processes run in :func:`immediate` transactions, which take SQLite's write lock first.
@@ -12,62 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from patchloop.errors import ConfigError
+from patchloop.service._schema import Types, apply_migrations, scripts
 
 __all__ = ["connect", "immediate"]
 
-#: Append only: a released database is upgraded by running the statements past its version.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE jobs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        team TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        repo TEXT NOT NULL,
-        spec TEXT NOT NULL,
-        status TEXT NOT NULL,
-        verdict TEXT,
-        idem_key TEXT,
-        request_hash TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        started_at REAL,
-        first_started_at REAL,
-        finished_at REAL,
-        leases INTEGER NOT NULL DEFAULT 0,
-        retries INTEGER NOT NULL DEFAULT 0,
-        worker TEXT,
-        lease_token TEXT,
-        lease_expires REAL,
-        cancel_requested INTEGER NOT NULL DEFAULT 0,
-        result TEXT,
-        record TEXT,
-        tier TEXT,
-        infra INTEGER NOT NULL DEFAULT 0,
-        prompt_tokens INTEGER NOT NULL DEFAULT 0,
-        completion_tokens INTEGER NOT NULL DEFAULT 0,
-        cached_tokens INTEGER NOT NULL DEFAULT 0,
-        sandbox_s REAL NOT NULL DEFAULT 0,
-        UNIQUE (team, idem_key)
-    );
-    CREATE INDEX jobs_status ON jobs (status, seq);
-    CREATE INDEX jobs_team ON jobs (team, seq);
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        job_id TEXT NOT NULL,
-        at REAL NOT NULL,
-        lease INTEGER NOT NULL DEFAULT 0,
-        kind TEXT NOT NULL,
-        body TEXT NOT NULL
-    );
-    CREATE INDEX events_job ON events (job_id, id);
-    CREATE TABLE model_calls (
-        job_id TEXT NOT NULL,
-        backend TEXT NOT NULL,
-        latency_s REAL NOT NULL,
-        error INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE api_keys (
+#: SQLite's column types. Its first script also creates the API keys' table: the keys are
+#: always kept in SQLite, wherever the jobs are.
+TYPES = Types(serial="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL", bigint="INTEGER")
+_API_KEYS = """CREATE TABLE api_keys (
         id TEXT PRIMARY KEY,
         team TEXT NOT NULL,
         scopes TEXT NOT NULL,
@@ -76,31 +29,20 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL,
         revoked_at REAL
     );
-    """,
-    # 2: retention; a job whose events were pruned keeps its row and says when, and how many.
     """
-    ALTER TABLE jobs ADD COLUMN events_pruned_at REAL;
-    ALTER TABLE jobs ADD COLUMN events_pruned INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX jobs_unpruned ON jobs (finished_at) WHERE events_pruned_at IS NULL;
-    """,
-)
+MIGRATIONS: tuple[str, ...] = scripts(TYPES, first_also=_API_KEYS)
+
+
+def _too_new(current: int) -> ConfigError:
+    return ConfigError(
+        f"the service database is newer ({current}) than this patchloop ({len(MIGRATIONS)})",
+        hint="upgrade patchloop, or point data_dir elsewhere",
+    )
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
     with immediate(conn):
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        if current > len(MIGRATIONS):
-            raise ConfigError(
-                f"the service database is newer ({current}) than this patchloop "
-                f"({len(MIGRATIONS)})",
-                hint="upgrade patchloop, or point data_dir elsewhere",
-            )
-        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            for statement in filter(str.strip, script.split(";")):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        apply_migrations(conn.execute, MIGRATIONS, too_new=_too_new)
 
 
 def connect(path: Path, *, migrate: bool = True) -> sqlite3.Connection:

@@ -1,25 +1,22 @@
-"""Rows of the job store read back as domain objects, and the statements both queues share:
-the SQLite and PostgreSQL tables have the same columns."""
+"""Rows of the job store read back as domain objects: the SQLite and PostgreSQL tables have the
+same columns, so both queues read them with the same code."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter
 
 from patchloop.domain import Event, RunRecord
-from patchloop.errors import UsageError
 from patchloop.service.jobs import Job, JobEvent, JobResult, JobSpec
 
 __all__ = [
     "COLUMNS",
-    "PRUNABLE",
-    "PRUNE_BATCH",
+    "Cursor",
     "Row",
     "job_event_from_row",
     "job_from_row",
-    "prune_cutoff",
-    "worker_lost",
 ]
 
 _SPEC: TypeAdapter[JobSpec] = TypeAdapter(JobSpec)
@@ -31,31 +28,22 @@ COLUMNS = (
     "events_pruned_at"
 )
 
-#: Jobs whose events may be pruned (``?``: the cutoff, the batch size), oldest first: finished
-#: before the cutoff and not pruned yet. Only terminal jobs have a ``finished_at``; the status
-#: is checked as well, so a queued or running job is never touched.
-PRUNABLE = (
-    "SELECT id FROM jobs WHERE events_pruned_at IS NULL AND finished_at < ? "
-    "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY finished_at LIMIT ?"
-)
-#: Jobs pruned per transaction: a short hold on the write lock, whatever the backlog.
-PRUNE_BATCH = 200
-
-
-def prune_cutoff(older_than_s: float, now: float) -> float:
-    """Jobs that finished before this time have their events pruned."""
-    if not older_than_s >= 0:
-        raise UsageError(
-            f"cannot prune events younger than {older_than_s} seconds",
-            hint="give an age of 0 seconds or more",
-        )
-    return now - older_than_s
-
 
 class Row(Protocol):
     """A database row addressed by column name (``sqlite3.Row``, a psycopg ``dict_row``)."""
 
     def __getitem__(self, key: str, /) -> Any: ...
+
+
+class Cursor(Protocol):
+    """What the queues read of a statement's cursor (``sqlite3.Cursor``, a psycopg cursor)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Row | None: ...
+
+    def fetchall(self) -> Sequence[Row]: ...
 
 
 def job_from_row(row: Row, record: str | None = None) -> Job:
@@ -105,15 +93,4 @@ def job_event_from_row(row: Row) -> JobEvent:
         kind=row["kind"],
         message=message,
         event=event,
-    )
-
-
-def worker_lost(lost: str, leases: int) -> JobResult:
-    """The result of a job whose worker was lost on each of its ``leases`` tries."""
-    return JobResult(
-        verdict="error",
-        error=f"{lost} on each of {leases} tries",
-        hint="check the workers' logs and resources; submit the job again",
-        error_kind="WorkerLost",
-        infra=True,
     )
