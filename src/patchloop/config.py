@@ -99,6 +99,10 @@ class ModelSettings(Section):
     extra_buffers: Literal["auto", "on", "off"] = "auto"
     """Weight repacking into llama.cpp's extra buffer types for an embedded model (faster
     kernels); ``auto`` turns it off on CPUs with AMX, whose kernel crashes on quantized models."""
+    draft_tokens: int = Field(default=4, ge=0, le=64)
+    """Tokens an embedded model drafts per step from its own context (prompt-lookup
+    decoding: replies copy the prompt); the sampler keeps only what it would pick anyway.
+    0 decodes one token per step."""
     seed: int | None = None
     """Sampling seed of an embedded model."""
     adapters: dict[str, str] = Field(default_factory=dict)

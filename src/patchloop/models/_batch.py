@@ -23,7 +23,7 @@ import numpy as np
 
 from patchloop.models._sampler import TokenPicker
 
-__all__ = ["Sample", "decode_samples"]
+__all__ = ["Sample", "TokenBatch", "decode_samples", "release"]
 
 
 @dataclass
@@ -41,8 +41,8 @@ class Sample:
     """``stop``, ``length`` or ``timeout`` once it ended."""
 
 
-class _Batch:
-    """A llama_batch of one token per sequence, every token with logits."""
+class TokenBatch:
+    """A llama_batch of tokens, each with its position and sequence, every one with logits."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -72,16 +72,18 @@ def decode_samples(
     *,
     max_tokens: int,
     deadline: float | None,
-) -> None:
+) -> int:
     """Decode ``samples`` after a prompt of ``prompt_length`` tokens already in sequence 0,
-    whose last token's logits are ``first_logits``; fills each sample's tokens and finish."""
+    whose last token's logits are ``first_logits``; fills each sample's tokens and finish and
+    returns how many batches were decoded."""
     ctx = llm._ctx.ctx
     memory = llama_cpp.llama_get_memory(ctx)
     for seq in range(1, len(samples)):
         llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)
         llama_cpp.llama_memory_seq_cp(memory, 0, seq, -1, -1)
-    batch = _Batch(len(samples))
+    batch = TokenBatch(len(samples))
     rows: dict[int, np.ndarray] = dict.fromkeys(range(len(samples)), first_logits)
+    batches = 0
     try:
         for step in range(max_tokens):
             if deadline is not None and time.monotonic() >= deadline:
@@ -111,6 +113,7 @@ def decode_samples(
             batch.fill(entries)
             if llama_cpp.llama_decode(ctx, batch.batch) != 0:
                 raise RuntimeError("llama_decode failed while decoding samples")
+            batches += 1
             vocab_size = llm.n_vocab()
             rows = {
                 seq: np.ctypeslib.as_array(
@@ -122,10 +125,16 @@ def decode_samples(
             sample.finish = sample.finish or "length"
     finally:
         batch.close()
-        for seq in range(1, len(samples)):
-            llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)
-        # Sequence 0 keeps the prompt and the first sample's decoded tokens.
-        kept = samples[0].tokens[: samples[0].decoded] if samples else []
-        llama_cpp.llama_memory_seq_rm(memory, 0, prompt_length + len(kept), -1)
-        llm.input_ids[prompt_length : prompt_length + len(kept)] = kept
-        llm.n_tokens = prompt_length + len(kept)
+        release(llm, memory, samples, prompt_length)
+    return batches
+
+
+def release(llm: Any, memory: Any, samples: Sequence[Sample], prompt_length: int) -> None:
+    """Leave the context as one prompt: sequence 0 keeps the prompt and the first sample's
+    decoded tokens (so the next request reuses them), every other sequence is removed."""
+    for seq in range(1, len(samples)):
+        llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)
+    kept = samples[0].tokens[: samples[0].decoded] if samples else []
+    llama_cpp.llama_memory_seq_rm(memory, 0, prompt_length + len(kept), -1)
+    llm.input_ids[prompt_length : prompt_length + len(kept)] = kept
+    llm.n_tokens = prompt_length + len(kept)

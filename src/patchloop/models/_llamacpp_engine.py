@@ -32,6 +32,7 @@ from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from patchloop.models._batch import Sample, decode_samples
+from patchloop.models._lookup import decode_with_drafts
 from patchloop.models._prefix_store import MIN_TOKENS, PrefixStore
 from patchloop.models._sampler import Choice, SamplerSettings, TokenPicker, first_refused
 
@@ -257,10 +258,12 @@ class Engine:
         chat_template: str | None,
         extra_buffers: bool = True,
         max_samples: int = 1,
+        draft_tokens: int = 0,
     ) -> None:
         """Load ``path``. ``extra_buffers`` lets llama.cpp repack weights into its extra
         buffer types (faster kernels); off avoids them, e.g. the AMX buffer that crashes on
-        some CPUs (see :func:`patchloop.models._cpu.has_amx`)."""
+        some CPUs (see :func:`patchloop.models._cpu.has_amx`). ``draft_tokens`` bounds the
+        tokens a single sample drafts per step from its context (0: one token per step)."""
         with (
             captured_log() as said,
             _model_params(extra_buffers=extra_buffers, sequences=max_samples),
@@ -278,6 +281,9 @@ class Engine:
                 raise EngineError(f"{exc}: {'; '.join(said)}" if said else str(exc)) from exc
         self.extra_buffers = extra_buffers
         self.max_samples = max_samples
+        self.draft_tokens = draft_tokens
+        self.batches = 0
+        """Decode batches run after prefills (a drafted step is one batch)."""
         """Samples one request may decode together (sequences of the context)."""
         self.prefix_store: PrefixStore | None = None
         """Where stable prompt prefixes are saved and loaded (see ``_prefix_store``)."""
@@ -507,15 +513,27 @@ class Engine:
                 sample.picker.prime(list(head))
                 sample.stop_check(said)
         try:
-            decode_samples(
-                llm,
-                self._vocab,
-                len(full),
-                self._last_logits().copy(),
-                decoding,
-                max_tokens=max(1, max_tokens - len(head)),
-                deadline=deadline,
-            )
+            if len(decoding) == 1 and self.draft_tokens > 0:
+                self.batches += decode_with_drafts(
+                    llm,
+                    self._vocab,
+                    full,
+                    self._last_logits().copy(),
+                    decoding[0],
+                    max_tokens=max(1, max_tokens - len(head)),
+                    deadline=deadline,
+                    most=self.draft_tokens,
+                )
+            else:
+                self.batches += decode_samples(
+                    llm,
+                    self._vocab,
+                    len(full),
+                    self._last_logits().copy(),
+                    decoding,
+                    max_tokens=max(1, max_tokens - len(head)),
+                    deadline=deadline,
+                )
         finally:
             for sample in decoding:
                 sample.picker.close()

@@ -130,6 +130,7 @@ class LlamaCppModel:
         chat_template: str | None = None,
         capabilities: Capabilities | None = None,
         extra_buffers: Literal["auto", "on", "off"] = "auto",
+        draft_tokens: int = 4,
     ) -> None:
         """Load ``path``.
 
@@ -139,7 +140,9 @@ class LlamaCppModel:
         models (llama.cpp, measured in ``bench/engine_buffers.py``), and on elsewhere.
         ``seed`` seeds the per-request sampling seeds of
         requests that name none. ``adapters`` maps adapter names to GGUF LoRA files.
-        ``chat_template`` replaces the template of the file's metadata.
+        ``chat_template`` replaces the template of the file's metadata. ``draft_tokens``
+        bounds the tokens drafted per step from the context (0: none; see
+        :mod:`patchloop.models._lookup`).
         """
         self.path = Path(path).expanduser()
         if n_ctx is not None and n_ctx < _MIN_CONTEXT:
@@ -167,6 +170,7 @@ class LlamaCppModel:
                 chat_template=chat_template,
                 max_samples=MAX_SAMPLES,
                 extra_buffers=extra_buffers == "on" or (extra_buffers == "auto" and not has_amx()),
+                draft_tokens=draft_tokens,
             )
         except engine_module.EngineError as exc:
             raise ModelUnavailable(
@@ -507,6 +511,7 @@ def from_spec(
         n_ctx=_setting(settings, "n_ctx"),
         n_threads=_setting(settings, "n_threads"),
         extra_buffers=settings.extra_buffers,
+        draft_tokens=settings.draft_tokens,
         seed=seed if isinstance(seed, int) else 0,
         adapters=adapters if isinstance(adapters, Mapping) else None,
         capabilities=capabilities,
