@@ -491,8 +491,9 @@ def history_reply(proposal: Proposal) -> str:
     edits, patch = proposal.edits, proposal.patch
     if not edits or not all(e.whole for e in edits) or patch is None:
         return proposal.completion.text
-    paths = ", ".join(dict.fromkeys(e.path for e in edits))
-    told = describe_diff(patch.diff) if not patch.empty else []
+    rewritten = list(dict.fromkeys(e.path for e in edits))
+    paths = ", ".join(rewritten)
+    told = describe_diff(patch.diff, name_files=len(rewritten) > 1) if not patch.empty else []
     if not told:
         return f"(I rewrote {paths} but left the code as it was.)"
     listed = "\n".join(f"- {sentence}" for sentence in told)

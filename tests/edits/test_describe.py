@@ -56,3 +56,8 @@ def test_several_files_are_named_and_long_lists_cut() -> None:
 
 def test_code_with_backticks_stays_inline_code() -> None:
     assert _told("s = 'a'\n", "s = '`'\n") == ["line 1: ``s = '`'`` became `s = 'a'`"]
+
+
+def test_files_can_be_named_when_only_one_of_several_changed() -> None:
+    diff = _diff("a.py", "x = 1\n", "x = 2\n")
+    assert describe_diff(diff, name_files=True) == ["in a.py, line 1: `x = 1` became `x = 2`"]

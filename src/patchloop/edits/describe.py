@@ -90,12 +90,13 @@ def _blocks(diff: str) -> list[tuple[str, _Block]]:
     return blocks
 
 
-def describe_diff(diff: str, *, most: int = 12) -> list[str]:
+def describe_diff(diff: str, *, most: int = 12, name_files: bool = False) -> list[str]:
     """One sentence per line ``diff`` changes (old line numbers, code inline), at most
     ``most`` of them and then how many more; empty when it changes only blank lines or
-    white space at line ends. Sentences name their file when the diff has several."""
+    white space at line ends. Sentences name their file when the diff has several, or with
+    ``name_files`` (a rewrite of several files of which one changed)."""
     blocks = _blocks(diff)
-    several = len({path for path, _ in blocks}) > 1
+    several = name_files or len({path for path, _ in blocks}) > 1
     told: list[str] = []
     for path, block in blocks:
         told += [f"in {path}, {s}" if several else s for s in block.sentences()]
