@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from patchloop.service.keys import KeyStore
+from patchloop.service.keys import keys_for
+from patchloop.service.settings import ServiceSettings
 from tests.conftest import git, make_repo
 from tests.service._postgres import PostgresServer, find_bin
 
@@ -160,7 +161,13 @@ class Server:
             self.proc.wait(timeout=PATIENCE_S)
 
     def key(self, team: str, *scopes: str) -> str:
-        return KeyStore(self.data_dir / "service.db").add(team, scopes or ("repo:*",)).token
+        """A new key, in the database the server's keys are in (its queue's)."""
+        settings = ServiceSettings(data_dir=self.data_dir, queue_url=self.service.get("queue_url"))
+        store = keys_for(settings)
+        try:
+            return store.add(team, scopes or ("repo:*",)).token
+        finally:
+            store.close()
 
     def client(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

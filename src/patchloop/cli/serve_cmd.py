@@ -4,13 +4,18 @@ its job log's retention; ``submit``: the CLI as a client of a running service.""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from patchloop.cli.common import print_json
 from patchloop.errors import UsageError
+
+if TYPE_CHECKING:
+    from patchloop.service.keys import Keys
 
 __all__ = ["app", "submit"]
 
@@ -31,6 +36,13 @@ ConfigOpt = Annotated[
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Database, run records and scratch clones.")
 ]
+KeysQueueOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--queue-url",
+        help="postgresql://USER@HOST/DB: the keys of the queue in PostgreSQL (default: SQLite).",
+    ),
+]
 
 
 def _settings(config: Path | None, overrides: dict[str, Any]) -> Any:
@@ -42,6 +54,18 @@ def _settings(config: Path | None, overrides: dict[str, Any]) -> Any:
             hint="pip install 'patchloop[service]'",
         ) from exc
     return load_service_settings(config, overrides)
+
+
+@contextmanager
+def _keys(config: Path | None, data_dir: Path | None, queue_url: str | None) -> Iterator[Keys]:
+    """The key store of the queue's database (``ConfigError`` when it cannot be reached)."""
+    from patchloop.service.keys import keys_for
+
+    store = keys_for(_settings(config, {"data_dir": data_dir, "queue_url": queue_url}))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @app.callback()
@@ -94,9 +118,7 @@ def serve(
         f"jobs in {describe_store(settings)}",
         file=sys.stderr,
     )
-    from patchloop.service.keys import KeyStore
-
-    if not KeyStore(settings.db_path).all():
+    if not application.state.service.keys.all():
         print(
             "patchloop: no API keys yet; every request will be refused until one is added "
             "(patchloop serve keys add --team T --scope 'repo:*')",
@@ -121,13 +143,12 @@ def keys_add(
     note: Annotated[str, typer.Option(help="Free text (who, what for).")] = "",
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
+    queue_url: KeysQueueOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the key as JSON.")] = False,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
-    from patchloop.service.keys import KeyStore
-
-    settings = _settings(config, {"data_dir": data_dir})
-    created = KeyStore(settings.db_path).add(team, scope, note)
+    with _keys(config, data_dir, queue_url) as store:
+        created = store.add(team, scope, note)
     if as_json:
         print_json({"token": created.token, **created.key.model_dump()})
         return
@@ -143,13 +164,12 @@ def keys_add(
 def keys_list(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
+    queue_url: KeysQueueOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every key: id, team, scopes, revoked or not (never the secret)."""
-    from patchloop.service.keys import KeyStore
-
-    settings = _settings(config, {"data_dir": data_dir})
-    keys = KeyStore(settings.db_path).all()
+    with _keys(config, data_dir, queue_url) as store:
+        keys = store.all()
     if as_json:
         print_json([k.model_dump() for k in keys])
         return
@@ -163,12 +183,11 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="Key id (see keys list).")],
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
+    queue_url: KeysQueueOpt = None,
 ) -> None:
     """Revoke a key; requests with it are refused from now on."""
-    from patchloop.service.keys import KeyStore
-
-    settings = _settings(config, {"data_dir": data_dir})
-    key = KeyStore(settings.db_path).revoke(key_id)
+    with _keys(config, data_dir, queue_url) as store:
+        key = store.revoke(key_id)
     print(f"patchloop: key {key.id} of team {key.team} revoked", file=sys.stderr)
 
 

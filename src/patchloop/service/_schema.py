@@ -5,6 +5,10 @@ Migrations are append only: a released database is upgraded by running the scrip
 version, which the ``schema_version`` table records. The tables and columns are the same in
 both databases (so both queues read rows back with the same code); only the column types of
 the dialect differ (:class:`Types`).
+
+The API keys' table has migrations of its own (:func:`key_scripts`, versions in
+``key_schema_version``): SQLite's first script has always created it, wherever the jobs were;
+PostgreSQL gets it from these when its keys live there (``queue_url``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from patchloop.errors import ConfigError
 from patchloop.service._rows import Cursor
 
-__all__ = ["Types", "apply_migrations", "pending", "scripts"]
+__all__ = ["KEY_VERSIONS", "Types", "apply_migrations", "key_scripts", "pending", "scripts"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,20 @@ _RETENTION = """
     ALTER TABLE jobs ADD COLUMN events_pruned {bigint} NOT NULL DEFAULT 0;
     CREATE INDEX jobs_unpruned ON jobs (finished_at) WHERE events_pruned_at IS NULL;
     """
+#: The API keys (:mod:`patchloop.service.keys`), as SQLite has them since its first script.
+_API_KEYS = """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        team TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at {real} NOT NULL,
+        revoked_at {real}
+    );
+    """
+#: The table that records the API keys' migrations, apart from the jobs' ``schema_version``.
+KEY_VERSIONS = "key_schema_version"
 
 
 def scripts(types: Types, *, first_also: str = "") -> tuple[str, ...]:
@@ -95,6 +113,11 @@ def scripts(types: Types, *, first_also: str = "") -> tuple[str, ...]:
     one database has)."""
     first = _JOBS.format(serial=types.serial, real=types.real, bigint=types.bigint)
     return first + first_also, _RETENTION.format(real=types.real, bigint=types.bigint)
+
+
+def key_scripts(types: Types) -> tuple[str, ...]:
+    """The API keys' migration scripts in ``types``, recorded in :data:`KEY_VERSIONS`."""
+    return (_API_KEYS.format(real=types.real),)
 
 
 def pending(current: int, migrations: Sequence[str]) -> list[tuple[int, list[str]]]:
@@ -111,16 +134,17 @@ def apply_migrations(
     migrations: Sequence[str],
     *,
     too_new: Callable[[int], ConfigError],
+    versions: str = "schema_version",
 ) -> None:
     """Bring a database to the latest of ``migrations`` in the caller's transaction, running
-    statements with ``execute`` (``?`` placeholders); ``too_new(version)`` is raised for a
-    database a later release migrated."""
-    execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", ())
-    row = execute("SELECT MAX(version) AS v FROM schema_version", ()).fetchone()
+    statements with ``execute`` (``?`` placeholders) and recording each version in the table
+    ``versions``; ``too_new(version)`` is raised for a database a later release migrated."""
+    execute(f"CREATE TABLE IF NOT EXISTS {versions} (version INTEGER NOT NULL)", ())
+    row = execute(f"SELECT MAX(version) AS v FROM {versions}", ()).fetchone()
     current: int = (row["v"] if row is not None else None) or 0
     if current > len(migrations):
         raise too_new(current)
     for version, statements in pending(current, migrations):
         for statement in statements:
             execute(statement, ())
-        execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        execute(f"INSERT INTO {versions} (version) VALUES (?)", (version,))

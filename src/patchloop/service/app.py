@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patchloop.errors import PatchloopError, ServiceError, TooManyRequests, UsageError
 from patchloop.service.backend import open_store
-from patchloop.service.keys import KeyStore
+from patchloop.service.keys import Keys, keys_for
 from patchloop.service.queue import JobQueue
 from patchloop.service.ratelimit import RateLimiter
 from patchloop.service.schemas import ErrorBody
@@ -37,7 +37,7 @@ class ServiceState:
 
     settings: ServiceSettings
     queue: JobQueue
-    keys: KeyStore
+    keys: Keys
     stats: Stats
     limiter: RateLimiter
     supervisor: Supervisor | None
@@ -153,11 +153,12 @@ def create_app(settings: ServiceSettings, *, workers: bool = True) -> FastAPI:
     from patchloop.service import routes, routes_index, routes_ops
 
     store = open_store(settings)  # first: an unreachable database leaves nothing behind
+    keys = keys_for(settings, store.queue)  # the same database (and connections)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = ServiceState(
         settings=settings,
         queue=store.queue,
-        keys=KeyStore(settings.db_path),
+        keys=keys,
         stats=store.stats,
         limiter=RateLimiter(settings.limits.rate_per_minute, settings.limits.burst),
         supervisor=Supervisor(settings, store.queue) if workers and settings.workers else None,
