@@ -319,6 +319,23 @@ def test_a_patch_that_breaks_the_syntax_is_refused_before_the_tests(calc_repo: P
     assert "return high)" in told
 
 
+def test_a_patch_that_only_adds_annotations_is_refused_before_the_tests(calc_repo: Path) -> None:
+    typed = """calc.py
+<<<<<<< SEARCH
+def clamp(value, low, high):
+=======
+def clamp(value: int, low: int, high: int) -> int:
+>>>>>>> REPLACE
+"""
+    record, model = run(calc_repo, [typed, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["empty_patch", "verified"]
+    assert record.attempts[0].sandbox_s == 0.0
+    told = model.history[1].messages[-1].content
+    assert "calc.py changed only type annotations" in told
+    # Nothing new came back: the next request is hotter, as after an empty reply.
+    assert model.history[1].sampling.temperature > model.history[0].sampling.temperature
+
+
 def test_a_wrong_path_is_answered_with_the_files_that_may_be_edited(calc_repo: Path) -> None:
     record, model = run(calc_repo, [WRONG_PATH_REPLY, FIX_REPLY])
     assert [a.status for a in record.attempts] == ["out_of_scope", "verified"]

@@ -25,6 +25,7 @@ pydantic) are translated at the boundary with ``raise ... from exc``.
     │   ├── GuardError             the patch touches protected test files or test config
     │   ├── OutOfScope             an edit names a file the reply may not edit
     │   ├── InvalidSyntax          the patch breaks the syntax of a file that compiled
+    │   ├── CosmeticEdit           the patch changes only annotations, typing imports, layout
     │   └── RepeatedEdit           the reply repeats an earlier attempt's edits
     ├── SandboxError               running a command failed for reasons of the harness
     │   └── InfrastructureError    test command missing, tests cannot be collected, ...
@@ -50,6 +51,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "ContextTooLong",
+    "CosmeticEdit",
     "EditError",
     "GuardError",
     "InfrastructureError",
@@ -202,6 +204,11 @@ class OutOfScope(EditError):
 
 class InvalidSyntax(EditError):
     """The patch leaves a syntax error in a source file that compiled before it."""
+
+
+class CosmeticEdit(EditError):
+    """The patch changes only what cannot change behaviour: annotations the code did not have,
+    typing imports, comments, layout (see :mod:`patchloop.edits.behaviour`)."""
 
 
 class RepeatedEdit(EditError):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from patchloop.domain import Patch, TestReport, TestSelection
 from patchloop.edits.apply import write_patch
+from patchloop.edits.behaviour import check_behaviour
 from patchloop.edits.syntax import check_syntax
 from patchloop.errors import EditError, InfrastructureError
 from patchloop.tiers import Proposal
@@ -91,6 +92,7 @@ class Staging:
                 )
             check_patch(patch, allow_test_edits=run.task.allow_test_edits)
             check_syntax(patch)
+            check_behaviour(patch)
             return patch
         finally:
             proposal.timings["apply"] = time.monotonic() - t0

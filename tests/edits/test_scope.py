@@ -75,6 +75,26 @@ def test_changes_nothing_sees_copies_and_equal_replacements() -> None:
     assert not changes_nothing([], scope)
 
 
+def test_changes_nothing_sees_python_changes_that_cannot_change_behaviour() -> None:
+    from patchloop.domain import Edit, EditScope, ScopeFile
+    from patchloop.edits.scope import changes_nothing
+
+    text = "def f(x):\n    return x + 1\n"
+    scope = EditScope(files=(ScopeFile(path="f.py", text=text),), max_edits=2)
+    typed = "from typing import Any\n\n\ndef f(x: Any) -> Any:\n    return x + 1\n"
+    assert changes_nothing([Edit(path="f.py", search="", replace=typed, whole=True)], scope)
+    annotate = Edit(path="f.py", search="def f(x):", replace="def f(x: int) -> int:")
+    assert changes_nothing([annotate], scope)
+    fix = Edit(path="f.py", search="x + 1", replace="x + 2")
+    assert not changes_nothing([annotate, fix], scope)
+    # Text files are compared as text; a search that is not found once cannot be judged.
+    other = EditScope(files=(ScopeFile(path="f.txt", text=text),), max_edits=2)
+    assert not changes_nothing(
+        [Edit(path="f.txt", search="def f(x):", replace="def f(x: int):")], other
+    )
+    assert not changes_nothing([Edit(path="f.py", search="absent", replace="absent: int")], scope)
+
+
 def test_breaks_python_sees_rewrites_that_no_longer_compile() -> None:
     from patchloop.domain import Edit, EditScope, ScopeFile
     from patchloop.edits.scope import breaks_python

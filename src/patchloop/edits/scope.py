@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Callable, Sequence
 
 from patchloop.domain import Edit, EditScope
+from patchloop.edits.behaviour import same_behaviour
 from patchloop.edits.keep_docs import restore_dropped_docs
 from patchloop.edits.syntax import breaks_syntax
 from patchloop.errors import OutOfScope
@@ -47,24 +48,36 @@ def _code(text: str) -> tuple[str, ...]:
 
 def changes_nothing(edits: Sequence[Edit], scope: EditScope) -> bool:
     """Whether ``edits`` leave every file of ``scope`` as it is (ignoring trailing spaces and
-    blank lines): a rewrite that copies its file, a replacement equal to its search text.
-    An edit of a file outside the scope, or that creates a file, changes something."""
+    blank lines): a rewrite that copies its file, a replacement equal to its search text, or
+    a change to a Python file that cannot change what it does (see
+    :func:`~patchloop.edits.behaviour.same_behaviour`). An edit of a file outside the scope,
+    or that creates a file, changes something."""
     if not edits:
         return False
     shown = {f.path: f.text for f in scope.files}
     for edit in edits:
+        path = edit.path.strip()
+        original = shown.get(path)
         if edit.whole:
-            original = shown.get(edit.path.strip())
             if original is None:
                 return False
             rewrite = edit.replace
-            if edit.path.endswith(".py"):
+            if path.endswith(".py"):
                 rewrite = restore_dropped_docs(original, rewrite)
-            if _code(rewrite) != _code(original):
+            if _code(rewrite) != _code(original) and not _same_python(path, original, rewrite):
                 return False
-        elif not edit.search.strip() or _code(edit.search) != _code(edit.replace):
+        elif not edit.search.strip():
             return False
+        elif _code(edit.search) != _code(edit.replace):
+            if original is None or original.count(edit.search) != 1:
+                return False
+            if not _same_python(path, original, original.replace(edit.search, edit.replace)):
+                return False
     return True
+
+
+def _same_python(path: str, before: str, after: str) -> bool:
+    return path.endswith(".py") and same_behaviour(before, after)
 
 
 def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
