@@ -17,8 +17,8 @@ from patchloop.service._schema import Types, apply_migrations, scripts
 
 __all__ = ["connect", "immediate"]
 
-#: SQLite's column types. Its first script also creates the API keys' table: the keys are
-#: always kept in SQLite, wherever the jobs are.
+#: SQLite's column types. Its first script also creates the API keys' table (for a service
+#: whose queue is PostgreSQL, the keys live there: see ``_schema.key_scripts``).
 TYPES = Types(serial="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL", bigint="INTEGER")
 _API_KEYS = """CREATE TABLE api_keys (
         id TEXT PRIMARY KEY,

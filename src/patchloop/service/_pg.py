@@ -25,7 +25,8 @@ LEASE_LOCK = 0x7061_7463_6802
 #: Seconds to wait for the server when connecting.
 CONNECT_TIMEOUT_S = 10
 
-#: PostgreSQL's column types: the same tables as in SQLite (but for the API keys).
+#: PostgreSQL's column types: the same tables as in SQLite (the API keys' table has its own
+#: migrations, ``_schema.key_scripts``).
 TYPES = Types(serial="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION", bigint="BIGINT")
 MIGRATIONS: tuple[str, ...] = scripts(TYPES)
 

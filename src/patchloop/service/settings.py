@@ -95,8 +95,8 @@ class ServiceSettings(_Section):
     queue_url: str | None = Field(default=None, repr=False)
     """Where the job queue lives. None: the SQLite file ``data_dir/service.db`` (one machine).
     ``postgresql://user:password@host:5432/db`` (or ``postgres://``): a PostgreSQL database
-    the API and workers on any machine share; its tables are created on first use. API keys
-    stay in ``data_dir``. The password is never logged."""
+    the API and workers on any machine share; its tables are created on first use, and the API
+    keys live there too, so every machine knows the same keys. The password is never logged."""
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     workers: int = Field(default=2, ge=0)
