@@ -125,6 +125,9 @@ dir = "/tmp/elsewhere"
 [route]
 head = "/tmp/head.json"
 models_dir = "/tmp/models"
+[tests]
+template_cache = "/tmp/templates"
+template_entries = 1
 """
 
 
@@ -143,6 +146,8 @@ def test_repository_config_cannot_set_trusted_keys(
     assert config.index.dir is None
     assert config.route.head is None
     assert config.route.models_dir is None
+    assert config.tests.template_cache is None
+    assert config.tests.template_entries == 200
     # Repair knobs still apply.
     assert config.max_iterations == 2
     assert config.model.temperature == 0.5
@@ -157,6 +162,8 @@ def test_repository_config_cannot_set_trusted_keys(
         "index.dir",
         "route.head",
         "route.models_dir",
+        "tests.template_cache",
+        "tests.template_entries",
     }
     assert resolved.sources["models"] == "default"
     warning = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
@@ -182,10 +189,15 @@ def test_user_config_env_and_flags_may_set_trusted_keys(tmp_path: Path) -> None:
     (project / "patchloop.toml").write_text(HOSTILE)
     resolved = load_config(
         project,
-        environ={"XDG_CONFIG_HOME": str(home), "PATCHLOOP_MODEL__API_KEY_ENV": "MY_KEY"},
+        environ={
+            "XDG_CONFIG_HOME": str(home),
+            "PATCHLOOP_MODEL__API_KEY_ENV": "MY_KEY",
+            "PATCHLOOP_TESTS__TEMPLATE_CACHE": "/var/cache/templates",
+        },
         cli={"state_dir": ".runs"},
     )
     config = resolved.config
+    assert config.tests.template_cache == "/var/cache/templates"
     assert config.models == ("scripted:mine.jsonl",)
     assert config.sandbox.kind == "local"
     assert config.model.api_key_env == "MY_KEY"

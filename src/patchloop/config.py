@@ -153,6 +153,14 @@ class TestSettings(Section):
     """Baseline runs compared to find flaky tests (1 disables the check)."""
     full_suite: bool = False
     """Run every regression test for every patch (no coverage-based selection, no cache)."""
+    template_cache: str | None = None
+    """Directory of prepared repository states: a run of a snapshot already prepared (same
+    files, test command, interpreter, installed packages and test settings) reuses its
+    baseline and coverage instead of running them again; unset: off."""
+    template_max_age_days: float = Field(default=7.0, gt=0)
+    """A prepared state older than this is prepared again."""
+    template_entries: int = Field(default=200, ge=1)
+    """Prepared states kept in ``template_cache``; the oldest go first."""
 
 
 class FixerSettings(Section):
@@ -328,6 +336,9 @@ TRUSTED_ONLY = frozenset(
         "index.dir",
         "route.head",
         "route.models_dir",
+        "tests.template_cache",
+        "tests.template_max_age_days",
+        "tests.template_entries",
     }
 )
 #: Keys that name a component: a repository's config may give a registered short name, never a

@@ -589,6 +589,9 @@ class RunRecord(Frozen):
     """The tiers the run planned, with the intent that shaped them."""
     flaky: tuple[str, ...] = ()
     """Tests whose outcome varied over the baseline runs; they count for nothing."""
+    baseline_reused: str | None = None
+    """When the baseline (and coverage) came from a prepared template of the same repository
+    state (``tests.template_cache``): when that baseline ran (ISO 8601); ``None``: it ran."""
 
     @property
     def verified(self) -> bool:

@@ -139,6 +139,7 @@ class Recorder:
             replay_of=self.run.replay_of,
             plan=self.run.repair_plan,
             flaky=self.run.flakes.flaky if self.run.flakes else (),
+            baseline_reused=self.run.baseline_reused,
         )
 
     def checkpoint(self) -> None:

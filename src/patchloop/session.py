@@ -59,6 +59,7 @@ from patchloop.verify.collection import collection_errors, describe
 from patchloop.verify.flaky import FlakeReport
 from patchloop.verify.green import is_green
 from patchloop.verify.nodeids import check_named_tests
+from patchloop.verify.prepared import PreparedState
 from patchloop.verify.pytest_runner import PytestRunner
 
 if TYPE_CHECKING:
@@ -195,26 +196,20 @@ class RunSession:
             lane=lane,
         )
 
+    template: PreparedState | None = None
+    """This repository state's template (``tests.template_cache``; never in a replay)."""
+
+    @property
+    def baseline_reused(self) -> str | None:
+        """When the baseline ran (ISO 8601), if this run reused it from a prepared state."""
+        template = self.template
+        return template.prepared_at if template is not None and template.reused else None
+
     def baseline(self) -> TestReport:
-        """Run the whole suite on the untouched snapshot and fix the targets."""
-        self.emit("baseline.start", "running the tests on the untouched snapshot")
-        t0 = time.monotonic()
-        runner = self.runner(
-            wall_s=self.config.tests.timeout, per_test_timeout=self.config.tests.per_test_timeout
-        )
-        # k runs to find flaky tests; the coverage run is planning.coverage.spectrum's, shared.
-        base = run_baseline(
-            self.sandbox,
-            self.snapshot.template,
-            runner,
-            runs=self.config.tests.flake_runs,
-            coverage=False,
-        )
-        report = base.report
-        self.flakes = base.flakes
-        elapsed = time.monotonic() - t0
-        self.spend("baseline", elapsed)
-        self.sandbox_s += elapsed
+        """Run the whole suite on the untouched snapshot (or reuse the runs of a prepared
+        state with the same key) and fix the targets."""
+        report, flakes, runs = self._baseline_runs()
+        self.flakes = flakes
         self.baseline_report = report
         self.writer.baseline(report)
         if report.status == "timeout" and not report.outcomes:
@@ -241,6 +236,8 @@ class RunSession:
                 hint="run the tests with a pytest patchloop supports (--test-cmd), and keep the "
                 "project's code from replacing pytest's reporting",
             )
+        if self.template is not None and not self.template.reused:
+            self.template.keep_baseline(report, flakes, runs)
         failing = set(report.failing)
         broken = collection_errors(report)
         if self.task.tests:
@@ -256,7 +253,7 @@ class RunSession:
         for outcome in broken:
             self._collection_error(outcome)
         self.regressions = tuple(sorted(set(report.passing) - set(self.targets)))
-        flaky = set(base.flakes.flaky)
+        flaky = set(flakes.flaky)
         if flaky:
             # Flaky tests count neither for nor against a patch.
             self.targets = tuple(t for t in self.targets if t not in flaky)
@@ -282,6 +279,43 @@ class RunSession:
                 else "no tests were collected; nothing to fix"
             )
         return report
+
+    def _baseline_runs(self) -> tuple[TestReport, FlakeReport, list[TestReport]]:
+        """The baseline's report, its flakes and every compared run: reused from a prepared
+        state (no run), or run now (k runs; the coverage run is planning.coverage's)."""
+        t0 = time.monotonic()
+        template = self.template = (
+            PreparedState.open(
+                self.config, fingerprint=self.snapshot.info.fingerprint, argv=self.task.test_cmd
+            )
+            if self.replay_of is None
+            else None
+        )
+        prepared = template.lookup() if template is not None else None
+        if template is not None and prepared is not None:
+            when = template.prepared_at
+            self.emit(
+                "baseline.cached",
+                f"the baseline of this repository state was reused (prepared {when}); no test ran",
+                prepared_at=when,
+            )
+            self.spend("baseline", time.monotonic() - t0)
+            return prepared.report, prepared.flakes, []
+        self.emit("baseline.start", "running the tests on the untouched snapshot")
+        runner = self.runner(
+            wall_s=self.config.tests.timeout, per_test_timeout=self.config.tests.per_test_timeout
+        )
+        base = run_baseline(
+            self.sandbox,
+            self.snapshot.template,
+            runner,
+            runs=self.config.tests.flake_runs,
+            coverage=False,
+        )
+        elapsed = time.monotonic() - t0
+        self.spend("baseline", elapsed)
+        self.sandbox_s += elapsed
+        return base.report, base.flakes, base.reports
 
     def _collection_error(self, outcome: TestOutcome) -> None:
         """Name a file that failed to collect, and say whether the run targets it."""

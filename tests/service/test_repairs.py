@@ -227,3 +227,27 @@ def test_repair_by_an_offered_model(server_factory: Any, roots: Path, tmp_path: 
     attempts = view["record"]["attempts"]
     assert [a["sample"] for a in attempts] == [0, 1]
     assert attempts[1]["status"] == "verified"
+
+
+def test_repairs_of_one_state_share_its_template_within_a_team(
+    server_factory: Any, roots: Path
+) -> None:
+    repo = quickstart(roots)
+    server = server_factory(workers=1)
+    alpha = server.client(server.key("alpha"))
+    beta = server.client(server.key("beta"))
+    body = {"repository": {"path": str(repo)}, "task": "discount one cent late"}
+    views = [finish(c, submit(c, body)["id"]) for c in (alpha, alpha, beta)]
+    assert [v["verdict"] for v in views] == ["verified"] * 3
+    first, second, other = (v["record"] for v in views)
+    assert first["baseline_reused"] is None
+    # The second repair of the team reused the first one's baseline; no baseline test ran.
+    assert second["baseline_reused"] is not None
+    kinds = [e["kind"] for e in events(alpha, views[1]["id"])]
+    assert "baseline.cached" in kinds
+    assert "baseline.start" not in kinds
+    assert second["diff"] == first["diff"]
+    # Another team's repair of the same repository prepares its own.
+    assert other["baseline_reused"] is None
+    templates = server.data_dir / "templates"
+    assert sorted(p.name for p in templates.iterdir()) == ["alpha", "beta"]

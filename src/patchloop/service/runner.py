@@ -8,6 +8,8 @@ warm-ups have modules of their own (:mod:`.verify_job`, :mod:`.index_job`).
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import time
 from pathlib import Path
@@ -31,8 +33,14 @@ def run_job(
     spec: RepairSpec | VerifySpec | IndexSpec,
     settings: ServiceSettings,
     emit: EventSink,
+    *,
+    team: str | None = None,
 ) -> JobResult:
-    """Run ``spec`` and say what came of it; errors of the tree become an ``error`` verdict."""
+    """Run ``spec`` and say what came of it; errors of the tree become an ``error`` verdict.
+
+    A repair of ``team`` reuses the prepared repository states (baseline and coverage) of that
+    team's earlier repairs, and only of that team's.
+    """
     scratch = settings.data_dir / "work" / job_id
     started = time.monotonic()
     seen: dict[str, str] = {}
@@ -54,7 +62,7 @@ def run_job(
             spec.repo, scratch, schemes=settings.git_schemes, timeout=settings.git_timeout_s
         )
         if isinstance(spec, RepairSpec):
-            return _repair(job_id, spec, project, settings, sink)
+            return _repair(job_id, spec, project, settings, sink, team=team)
         return verify_job(spec, project, sink, started)
     except (PatchloopError, KeyboardInterrupt) as exc:
         # The record of a run that ended on an error (or a cancel) is on disk: keep it.
@@ -95,8 +103,23 @@ def _record_after_error(
         return None
 
 
+def _templates(settings: ServiceSettings, team: str | None) -> str | None:
+    """The team's template cache: one team's repository never feeds another team's runs."""
+    if team is None:
+        return None
+    safe = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", team) is not None
+    name = team if safe else "_" + hashlib.sha256(team.encode()).hexdigest()[:32]
+    return str(settings.data_dir / "templates" / name)
+
+
 def _repair(
-    job_id: str, spec: RepairSpec, project: Path, settings: ServiceSettings, emit: EventSink
+    job_id: str,
+    spec: RepairSpec,
+    project: Path,
+    settings: ServiceSettings,
+    emit: EventSink,
+    *,
+    team: str | None,
 ) -> JobResult:
     from patchloop.loop import repair
 
@@ -111,6 +134,7 @@ def _repair(
         "allow_test_edits": False,
         "fixers.enabled": None if spec.fixers else False,
         "search.samples": spec.samples if spec.samples > 1 else None,
+        "tests.template_cache": _templates(settings, team),
     }
     config = config_for(where.project, where.git_root, cli)
     task = Task(

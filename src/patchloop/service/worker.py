@@ -78,7 +78,7 @@ def _job_process(fd: int, lease: Lease, settings: ServiceSettings) -> None:
                 out.write(WireMessage(event=event).model_dump_json() + "\n")
 
             try:
-                result = run_job(lease.job.id, lease.job.spec, settings, emit)
+                result = run_job(lease.job.id, lease.job.spec, settings, emit, team=lease.job.team)
             except Exception as exc:  # a bug, not the code under repair: say which
                 result = JobResult(
                     verdict="error",
