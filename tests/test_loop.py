@@ -319,6 +319,16 @@ def test_a_patch_that_breaks_the_syntax_is_refused_before_the_tests(calc_repo: P
     assert "return high)" in told
 
 
+def test_a_reply_that_repeats_an_earlier_change_in_other_words_is_a_repeat(
+    calc_repo: Path,
+) -> None:
+    # The same change as WRONG_REPLY, with a comment and other spacing.
+    reworded = FIX_REPLY.replace("        return high", "        return (value)  # the value")
+    record, _ = run(calc_repo, [WRONG_REPLY, reworded, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["tests_failed", "repeated", "verified"]
+    assert record.attempts[1].sandbox_s == 0.0
+
+
 def test_a_patch_that_only_adds_annotations_is_refused_before_the_tests(calc_repo: Path) -> None:
     typed = """calc.py
 <<<<<<< SEARCH

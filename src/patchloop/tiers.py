@@ -377,9 +377,9 @@ class ModelTier(Tier):
             return True
         except (ParseError, EditError):
             return False
-        if edits_key(edits) in self._tried:
-            return True
         scope = self.scope()
+        if edits_key(edits, scope) in self._tried:
+            return True
         return scope is not None and (changes_nothing(edits, scope) or breaks_python(edits, scope))
 
     def _parse(self, proposal: Proposal) -> None:
@@ -405,7 +405,7 @@ class ModelTier(Tier):
     def _check_repeat(self, draft: Proposal) -> None:
         """Refuse a reply whose edits an earlier attempt already made: its outcome is known,
         and the next request is sampled hotter so that it differs."""
-        key = edits_key(draft.edits)
+        key = edits_key(draft.edits, self.scope())
         earlier = self._tried.get(key)
         draft.edits_key = key
         if earlier is None:

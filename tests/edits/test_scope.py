@@ -75,6 +75,32 @@ def test_changes_nothing_sees_copies_and_equal_replacements() -> None:
     assert not changes_nothing([], scope)
 
 
+def test_with_its_scope_the_key_is_what_the_files_become() -> None:
+    from patchloop.domain import Edit, EditScope, ScopeFile
+
+    text = "def f(x):\n    return x + 1\n"
+    scope = EditScope(
+        files=(ScopeFile(path="f.py", text=text), ScopeFile(path="n.txt", text="a\nb\n")),
+        max_edits=2,
+    )
+    fix = Edit(path="f.py", search="x + 1", replace="x + 2")
+    whole = Edit(path="f.py", search="", replace="def f(x):\n    return x + 2\n", whole=True)
+    commented = Edit(
+        path="f.py", search="", replace="def f(x):\n\n    return (x + 2)  # fixed\n", whole=True
+    )
+    assert edits_key([fix], scope) == edits_key([whole], scope) == edits_key([commented], scope)
+    assert edits_key([fix], scope) != edits_key(
+        [Edit(path="f.py", search="x + 1", replace="x - 1")], scope
+    )
+    # Text files by their non-blank lines; an edit that cannot be worked out keeps the text key.
+    note = Edit(path="n.txt", search="b\n", replace="c\n")
+    assert edits_key([note], scope) == edits_key(
+        [Edit(path="n.txt", search="", replace="a\n\nc\n", whole=True)], scope
+    )
+    lost = Edit(path="f.py", search="absent", replace="x")
+    assert edits_key([lost], scope) == edits_key([lost])
+
+
 def test_changes_nothing_sees_python_changes_that_cannot_change_behaviour() -> None:
     from patchloop.domain import Edit, EditScope, ScopeFile
     from patchloop.edits.scope import changes_nothing

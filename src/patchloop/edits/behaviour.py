@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from patchloop.domain import Patch
 from patchloop.errors import CosmeticEdit
 
-__all__ = ["check_behaviour", "same_behaviour"]
+__all__ = ["check_behaviour", "same_behaviour", "syntax_tree"]
 
 #: Modules whose imports never change what code does at run time (in a file that compiles).
 _TYPING = frozenset({"typing", "typing_extensions", "__future__"})
@@ -40,6 +40,13 @@ def _parse(source: str) -> ast.Module | None:
             return ast.parse(source)
     except (SyntaxError, ValueError):
         return None
+
+
+def syntax_tree(source: str) -> str | None:
+    """Python ``source``'s syntax tree as text (comments and layout left out), ``None`` when
+    it does not parse."""
+    tree = _parse(source)
+    return None if tree is None else ast.dump(tree, include_attributes=False)
 
 
 def _arguments(node: _Function) -> Iterator[ast.arg]:

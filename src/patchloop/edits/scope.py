@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Callable, Sequence
 
 from patchloop.domain import Edit, EditScope
-from patchloop.edits.behaviour import same_behaviour
+from patchloop.edits.behaviour import same_behaviour, syntax_tree
 from patchloop.edits.keep_docs import restore_dropped_docs
 from patchloop.edits.syntax import breaks_syntax
 from patchloop.errors import OutOfScope
@@ -35,10 +35,45 @@ def _lines(text: str) -> tuple[str, ...]:
     return tuple(line.rstrip() for line in text.replace("\r\n", "\n").strip("\n").split("\n"))
 
 
-def edits_key(edits: Sequence[Edit]) -> frozenset[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+def edits_key(edits: Sequence[Edit], scope: EditScope | None = None) -> frozenset[object]:
     """What the edits change, ignoring order, trailing spaces and surrounding blank lines:
-    two replies with the same key are the same attempt."""
+    two replies with the same key are the same attempt.
+
+    With the ``scope`` the edits apply to, the key is what the files become: two replies that
+    leave a Python file with the same syntax tree (they differ in comments or layout only),
+    or any file with the same non-blank lines, are the same attempt however they were written.
+    """
+    if scope is not None:
+        results = _results(edits, scope)
+        if results is not None:
+            return frozenset((path, _text_key(path, text)) for path, text in results.items())
     return frozenset((e.path.strip(), _lines(e.search), _lines(e.replace)) for e in edits)
+
+
+def _results(edits: Sequence[Edit], scope: EditScope) -> dict[str, str] | None:
+    """Each edited file's text after ``edits``; ``None`` when one cannot be worked out here
+    (a file not shown, a search text that is not found exactly once)."""
+    shown = {f.path: f.text for f in scope.files}
+    out: dict[str, str] = {}
+    for edit in edits:
+        path = edit.path.strip()
+        text = out.get(path, shown.get(path))
+        if text is None:
+            return None
+        if edit.whole:
+            out[path] = (
+                restore_dropped_docs(text, edit.replace) if path.endswith(".py") else edit.replace
+            )
+        elif edit.search and text.count(edit.search) == 1:
+            out[path] = text.replace(edit.search, edit.replace)
+        else:
+            return None
+    return out
+
+
+def _text_key(path: str, text: str) -> object:
+    tree = syntax_tree(text) if path.endswith(".py") else None
+    return ("python", tree) if tree is not None else ("lines", _code(text))
 
 
 def _code(text: str) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from patchloop.service.queue import JobQueue
 from patchloop.service.settings import ServiceSettings
 from patchloop.service.stats import SqliteStats, SqlStats, Stats
 
-__all__ = ["Store", "describe_store", "open_store"]
+__all__ = ["Store", "describe_store", "open_store", "psycopg_missing"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,14 @@ class Store:
 
     queue: JobQueue
     stats: Stats
+
+
+def psycopg_missing(exc: ImportError) -> ConfigError:
+    """The error for a PostgreSQL ``queue_url`` without the driver installed."""
+    return ConfigError(
+        f"a postgresql:// queue_url needs psycopg ({exc.name} is missing)",
+        hint="pip install 'patchloop[service]'",
+    )
 
 
 def _sqlite(settings: ServiceSettings) -> Store:
@@ -38,10 +46,7 @@ def _postgres(settings: ServiceSettings) -> Store:
     try:
         from patchloop.service.pg_queue import PostgresQueue
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ConfigError(
-            f"a postgresql:// queue_url needs psycopg ({exc.name} is missing)",
-            hint="pip install 'patchloop[service]'",
-        ) from exc
+        raise psycopg_missing(exc) from exc
     queue = PostgresQueue(settings.queue_url)
     db = queue.db
     return Store(

@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from patchloop.errors import ConfigError
 from patchloop.service._db import connect
 from patchloop.service._keys_model import ApiKey, NewKey, check_scope_syntax
 from patchloop.service._keys_sql import Execute, SqlKeys
@@ -95,8 +94,7 @@ def keys_for(settings: ServiceSettings, queue: object | None = None) -> Keys:
     try:
         from patchloop.service._keys_pg import PostgresKeys
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ConfigError(
-            f"a postgresql:// queue_url needs psycopg ({exc.name} is missing)",
-            hint="pip install 'patchloop[service]'",
-        ) from exc
+        from patchloop.service.backend import psycopg_missing
+
+        raise psycopg_missing(exc) from exc
     return PostgresKeys.open(settings.queue_url, queue)
