@@ -393,7 +393,7 @@ class ModelTier(Tier):
             if scope is not None:
                 check_scope(proposal.edits, scope, is_test=_test_path(self.allow_test_edits))
             proposal.well_formed = True
-            self._check_repeat(proposal)
+            self._check_repeat(proposal, scope)
         except (ParseError, OutOfScope) as exc:
             proposal.well_formed = False
             proposal.error = exc
@@ -402,10 +402,10 @@ class ModelTier(Tier):
         finally:
             proposal.timings["parse"] = time.perf_counter() - t0
 
-    def _check_repeat(self, draft: Proposal) -> None:
+    def _check_repeat(self, draft: Proposal, scope: EditScope | None) -> None:
         """Refuse a reply whose edits an earlier attempt already made: its outcome is known,
         and the next request is sampled hotter so that it differs."""
-        key = edits_key(draft.edits, self.scope())
+        key = edits_key(draft.edits, scope)
         earlier = self._tried.get(key)
         draft.edits_key = key
         if earlier is None:

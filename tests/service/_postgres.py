@@ -14,6 +14,8 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["PostgresServer", "find_bin"]
@@ -106,3 +108,23 @@ class PostgresServer:
                           "-w", "stop")  # fmt: skip
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def all_at_once(action: Callable[[], object], count: int) -> list[BaseException]:
+    """Run ``action`` in ``count`` threads released together; the errors they raised."""
+    start = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            action()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from patchloop.errors import AuthenticationFailed, ConfigError, NotFound, UsageError
 from patchloop.service.keys import Keys, KeyStore, keys_for
 from patchloop.service.settings import ServiceSettings
+from tests.service._postgres import all_at_once
 from tests.service.conftest import free_port
 
 SECRET = "s3cret-pw"
@@ -99,21 +99,7 @@ def test_postgres_keys_share_the_queue_connections_and_migrate_once(
     from patchloop.service.pg_queue import PostgresQueue
 
     settings = ServiceSettings(data_dir=tmp_path, queue_url=pg_url)
-    start = threading.Barrier(3)
-    errors: list[BaseException] = []
-
-    def open_one() -> None:
-        start.wait()
-        try:
-            keys_for(settings).close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = all_at_once(lambda: keys_for(settings).close(), 3)
     assert not errors, errors
 
     queue = open_store(settings).queue

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from patchloop.service.jobs import JobResult, NewJob, RepairSpec, RepoSource
 from patchloop.service.pg_queue import PostgresQueue
 from patchloop.service.queue import LeasePolicy
 from patchloop.service.settings import ServiceSettings, load_service_settings
+from tests.service._postgres import all_at_once
 from tests.service.conftest import free_port
 
 SECRET = "s3cret-pw"
@@ -93,21 +93,11 @@ def test_metrics_read_postgres(pg_url: str, tmp_path: Path) -> None:
 
 def test_processes_starting_together_migrate_once(pg_url: str, tmp_path: Path) -> None:
     settings = ServiceSettings(data_dir=tmp_path, queue_url=pg_url)
-    start = threading.Barrier(4)
-    errors: list[BaseException] = []
 
     def open_one() -> None:
-        start.wait()
-        try:
-            open_store(settings).queue.close()
-        except BaseException as exc:
-            errors.append(exc)
+        open_store(settings).queue.close()
 
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = all_at_once(open_one, 4)
     assert not errors, errors
     store = open_store(settings)
     assert isinstance(store.queue, PostgresQueue)
