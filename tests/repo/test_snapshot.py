@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -92,3 +96,30 @@ def test_nested_repositories_contribute_their_files_by_their_own_rules(
     assert {"vendor/lib/mod.py", "vendor/lib/new.py", "vendor/lib/.gitignore"} <= set(files)
     assert "vendor/lib/debug.log" not in files
     assert not [f for f in files if "/.git/" in f or f.endswith("/.git")]
+
+
+def test_a_snapshot_left_by_a_killed_process_is_removed_by_the_next(
+    calc_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    child = (
+        "import os, signal, tempfile, sys\nfrom pathlib import Path\n"
+        f"tempfile.tempdir = {str(temp)!r}\n"
+        "from patchloop.repo.snapshot import locate, take_snapshot\n"
+        "take_snapshot(locate(Path(sys.argv[1])))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child, str(calc_repo)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    left = list(temp.glob("patchloop-snap-*"))
+    assert len(left) == 1
+    assert (left[0] / "tree" / "calc.py").is_file()
+
+    snap = take_snapshot(locate(calc_repo))
+    try:
+        assert not left[0].exists()
+        assert list(temp.glob("patchloop-snap-*")) == [snap.template.parent]
+    finally:
+        snap.remove()

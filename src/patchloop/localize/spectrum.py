@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from patchloop.domain import Limits, Outcome, ProcessResult, TestOutcome, TestRe
 from patchloop.errors import InfrastructureError, UsageError
 from patchloop.localize._spectrum_files import outcome_of, read_lines, read_outcomes
 from patchloop.protocols import Sandbox
+from patchloop.sandbox import owned_temp_dir
 
 __all__ = ["PLUGIN_MODULE", "CoverageMap", "collect_coverage", "final_outcome"]
 
@@ -109,8 +109,8 @@ def collect_coverage(
     neither coverage nor outcomes.
     """
     argv = _argv(cmd, python or sys.executable)
-    plugin_dir = Path(tempfile.mkdtemp(prefix="patchloop-spectrum-plugin-"))
-    data_dir = Path(tempfile.mkdtemp(prefix="patchloop-spectrum-data-"))
+    plugin_dir = owned_temp_dir("spectrum-plugin")
+    data_dir = owned_temp_dir("spectrum-data")
     try:
         shutil.copyfile(_PLUGIN_SOURCE, plugin_dir / f"{PLUGIN_MODULE}.py")
         out = data_dir / "spectrum.json"

@@ -23,6 +23,7 @@ from pathlib import Path
 from patchloop.domain import SnapshotInfo
 from patchloop.errors import RepositoryError
 from patchloop.repo.git import git, git_bytes
+from patchloop.sandbox import owned_temp_dir
 
 __all__ = ["Located", "Snapshot", "list_files", "locate", "restore_snapshot", "take_snapshot"]
 
@@ -205,7 +206,7 @@ def take_snapshot(where: Located) -> Snapshot:
         raise RepositoryError(
             f"{where.project} holds no files git can see", hint="add the project's files"
         )
-    base = Path(tempfile.mkdtemp(prefix="patchloop-snap-"))
+    base = owned_temp_dir("snap")
     template = base / "tree"
     template.mkdir()
     try:

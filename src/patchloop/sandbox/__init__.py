@@ -17,6 +17,7 @@ from patchloop.registry import Registry
 from patchloop.sandbox._fs import (
     TEMP_PREFIX,
     make_temp_dir,
+    owned_temp_dir,
     read_untrusted,
     remove_tree,
     scratch_root,
@@ -29,6 +30,7 @@ __all__ = [
     "get_sandbox",
     "limits_from_settings",
     "make_temp_dir",
+    "owned_temp_dir",
     "read_untrusted",
     "remove_tree",
     "sandbox_kind",

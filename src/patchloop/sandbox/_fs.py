@@ -24,6 +24,7 @@ __all__ = [
     "claim",
     "copy_tree",
     "make_temp_dir",
+    "owned_temp_dir",
     "read_untrusted",
     "reap_stale",
     "remove_tree",
@@ -221,6 +222,17 @@ def reap_stale(parent: Path, kind: str) -> int:
             remove_tree(Path(entry.path))
             removed += 1
     return removed
+
+
+def owned_temp_dir(kind: str, root: Path | None = None) -> Path:
+    """A new private directory ``patchloop-<kind>-XXXX`` under ``root`` (the system temp dir
+    by default), claimed by this process; leftovers of the same kind from processes that are
+    gone (a worker killed past its deadline, ``SIGKILL``) are removed first."""
+    base = root if root is not None else Path(tempfile.gettempdir())
+    reap_stale(base, kind)
+    directory = make_temp_dir(kind, base)
+    claim(directory)
+    return directory
 
 
 def read_untrusted(path: Path, max_bytes: int) -> bytes | None:
