@@ -346,6 +346,9 @@ class TestOutcome(Frozen):
     details: str = ""
     """Failure text as pytest rendered it (long repr)."""
     frames: tuple[Frame, ...] = ()
+    arguments: str = ""
+    """The arguments of a failed parametrized case (``a = [1, 2], b = 3``), fuller than
+    pytest's own report shows them."""
 
 
 class TestSelection(Frozen):

@@ -105,3 +105,17 @@ def test_later_cases_of_a_test_get_one_line_with_their_own_error() -> None:
     assert "FAILED t.py::test_f[case1]: assert 1 == 2, with n = 1" in text
     assert "FAILED t.py::test_f[case2]: assert 2 == 3, with n = 2" in text
     assert text.count("details:") == 1
+
+
+def test_pytests_hints_about_hidden_output_are_dropped() -> None:
+    details = (
+        ">       assert f() == g()\n"
+        "E       assert [1, 2] == [1, 3]\n"
+        "E         At index 1 diff: 2 != 3\n"
+        "E         ...Full output truncated (3 lines hidden), use '-vv' to show\n"
+    )
+    assert condense(details) == (
+        ">       assert f() == g()\n"
+        "E       assert [1, 2] == [1, 3]\n"
+        "E         At index 1 diff: 2 != 3"
+    )

@@ -125,4 +125,5 @@ def test_property_names_match_the_plugin() -> None:
     assert plugin.PROP_FRAMES == junit.PROP_FRAMES
     assert plugin.PROP_TIMEOUT == junit.PROP_TIMEOUT
     assert plugin.PROP_OUTCOME == junit.PROP_OUTCOME
+    assert plugin.PROP_ARGUMENTS == junit.PROP_ARGUMENTS
     assert plugin.TIMEOUT_ENV == pytest_runner.TIMEOUT_ENV

@@ -461,3 +461,63 @@ def test_no_report_at_all(tmp_path: Path) -> None:
     report = build_report(process, None, tmp_path, TestSelection(nodeids=("a::b",)))
     assert report.status == "no_report"
     assert report.outcomes == ()
+
+
+LONG_CASES = """\
+import pytest
+
+
+def sort(xs):
+    return sorted(set(xs))
+
+
+@pytest.mark.parametrize("xs", [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3]])
+def test_sort(xs):
+    assert sort(xs) == sorted(xs)
+
+
+@pytest.mark.parametrize("n", [list(range(500))])
+def test_huge(n):
+    assert n == []
+"""
+
+
+def test_failures_show_values_beyond_six_items_within_a_bound(tmp_path: Path) -> None:
+    root = _write(tmp_path / "p", {"tests/test_long.py": LONG_CASES})
+    sandbox = LocalSandbox()
+    with sandbox.workspace(root) as ws:
+        report = _runner(sandbox).run(ws, TestSelection())
+    by_id = report.by_id()
+    case = by_id["tests/test_long.py::test_sort[xs0]"]
+    assert case.outcome == Outcome.FAILED
+    # pytest alone prints [1, 2, 3, 4, 5, 6, ...] and xs = [3, 1, 4, 1, 5, 9, ...]
+    assert "[1, 2, 3, 4, 5, 6, 7, 8, 9] == [1, 1, 2, 3, 3, 3, 4, 5, 5, 5, 6, 7, 8, 9, 9, 9]" in (
+        case.message
+    )
+    assert case.arguments == "xs = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3]"
+    # pytest's own explanation still follows the comparison
+    assert "At index 1 diff: 2 != 1" in case.details
+    feedback = render_failures(report)
+    assert "with xs = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3]" in feedback
+
+    huge = by_id["tests/test_long.py::test_huge[n0]"]
+    assert huge.arguments.startswith("n = [0, 1, 2,")
+    assert "39, ...]" in huge.arguments
+    assert len(huge.arguments) < 400
+    assert len(huge.message) < 500
+
+
+def test_a_projects_own_comparison_explanation_comes_first(tmp_path: Path) -> None:
+    conftest = (
+        "def pytest_assertrepr_compare(config, op, left, right):\n"
+        "    return ['the project explains it']\n"
+    )
+    root = _write(
+        tmp_path / "p",
+        {"tests/conftest.py": conftest, "tests/test_a.py": "def test_a():\n    assert 1 == 2\n"},
+    )
+    sandbox = LocalSandbox()
+    with sandbox.workspace(root) as ws:
+        report = _runner(sandbox).run(ws, TestSelection())
+    (only,) = report.outcomes
+    assert "the project explains it" in only.message

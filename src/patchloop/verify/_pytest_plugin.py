@@ -4,7 +4,9 @@ PYTEST_DONT_REWRITE (a warm interpreter imports this module before pytest could 
 
 It adds ``<property>`` elements to each junit testcase: the exact node id (junit names are
 lossy), the traceback frames of a failure as JSON, ``xpassed`` (which junit reports as a plain
-pass), and a timeout marker. The per-test timeout uses ``SIGALRM`` and raises
+pass), a timeout marker, and the arguments of a failed parametrized case. The values in an
+assertion's comparison and in those arguments are shown whole up to a bound (:func:`value`),
+where pytest's default cuts a list after six items. The per-test timeout uses ``SIGALRM`` and raises
 :class:`TestTimeout`, a ``BaseException`` so ``except Exception`` in the code under test cannot
 swallow it; the alarm repeats every second in case a bare ``except`` does.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import signal
 import tempfile
 import threading
@@ -46,7 +49,11 @@ PROP_NODEID = "patchloop.nodeid"
 PROP_FRAMES = "patchloop.frames"
 PROP_TIMEOUT = "patchloop.timeout"
 PROP_OUTCOME = "patchloop.outcome"
+PROP_ARGUMENTS = "patchloop.arguments"
 MAX_FRAMES = 40
+#: The longest value :func:`value` writes, and the most arguments of one case it shows.
+MAX_VALUE = 300
+MAX_ARGUMENTS = 8
 #: Interval at which the alarm fires again after a swallowed timeout.
 REPEAT_S = 1.0
 
@@ -261,6 +268,47 @@ def pytest_runtest_teardown(item: Any) -> Generator[None, None, None]:
         yield
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 4
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = 40
+_REPR.maxarray = 40
+_REPR.maxdict = 20
+_REPR.maxstring = _REPR.maxother = 160
+_REPR.maxlong = 60
+
+
+def value(obj: object) -> str:
+    """A value as a failure report shows it: its repr with up to 40 items of a container,
+    on one line, at most :data:`MAX_VALUE` characters."""
+    try:
+        text = _REPR.repr(obj)
+    except Exception as exc:  # a broken __repr__ of the code under test
+        text = f"<{type(obj).__name__} object; repr raised {type(exc).__name__}>"
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 3] + "..."
+
+
+def pytest_assertrepr_compare(config: Any, op: str, left: Any, right: Any) -> list[str] | None:
+    # The comparison line with fuller values; pytest's own explanation (where an item
+    # differs, what one side has more) follows it. A conftest's own hook runs before this one.
+    default: list[str] | None = None
+    try:  # pytest's own implementation of this hook, whose signature every version shares
+        from _pytest import assertion
+
+        default = assertion.pytest_assertrepr_compare(config, op, left, right)
+    except Exception:
+        default = None
+    return [f"{value(left)} {op} {value(right)}", *(default or [])[1:]]
+
+
+def _arguments(item: Any) -> str:
+    params = getattr(getattr(item, "callspec", None), "params", None)
+    if not isinstance(params, dict) or not params:
+        return ""
+    shown = [f"{name} = {value(arg)}" for name, arg in list(params.items())[:MAX_ARGUMENTS]]
+    return ", ".join(shown)
+
+
 def _frames(excinfo: Any) -> list[dict[str, object]]:
     frames: list[dict[str, object]] = []
     for summary in traceback.extract_tb(excinfo.tb):
@@ -292,6 +340,9 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Generator[None, Any, None
     first_failure = not any(name == PROP_FRAMES for name, _ in item.user_properties)
     if report.failed and excinfo is not None and first_failure:
         _add(item, report, PROP_FRAMES, json.dumps(_frames(excinfo)))
+        arguments = _arguments(item)
+        if arguments:
+            _add(item, report, PROP_ARGUMENTS, arguments)
     if hasattr(report, "wasxfail") and call.when == "call":
         _add(item, report, PROP_OUTCOME, "xpassed" if report.passed else "xfailed")
     if excinfo is not None and not hasattr(report, "wasxfail") and not _skip_or_xfail(excinfo):

@@ -17,7 +17,12 @@ _SEPARATOR = re.compile(r"^(?:_ )+_?\s*$")
 _CARETS = re.compile(r"^\s*[\^~]+\s*$")
 _LOCATION = re.compile(r"^[^\s:]+:\d+:(?: in \S+)?\s*$|^[^\s:]+:\d+: \w*(?:Error|Exception)\s*$")
 _ARGUMENT = re.compile(r"^[A-Za-z_]\w* = \S")
-_NOISE = ("Use -v to get more diff", "Use -vv to get more diff", "Full diff:")
+_NOISE = (
+    "Use -v to get more diff",
+    "Use -vv to get more diff",
+    "Full diff:",
+    "...Full output truncated",
+)
 _PARAMS = re.compile(r"\[[^\[\]]*\]$")
 
 

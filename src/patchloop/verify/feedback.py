@@ -128,7 +128,7 @@ def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
         lines = [f"{result.outcome.value.upper()} {result.nodeid}"]
     if result.message:
         lines.append(f"  {result.message}")
-    arguments = case_arguments(result.details)
+    arguments = result.arguments or case_arguments(result.details)
     if arguments:
         lines.append(f"  with {arguments}")
     lines.extend(_frame_lines(result.frames, sources))
@@ -143,7 +143,7 @@ def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
 
 def _render_same(result: TestOutcome, same_message: bool) -> str:
     """A case of a test already shown in full: one line with its error and arguments."""
-    arguments = case_arguments(result.details)
+    arguments = result.arguments or case_arguments(result.details)
     said = "the same error" if same_message else result.message.strip().splitlines()[0][:300]
     line = f"{result.outcome.value.upper()} {result.nodeid}: {said}"
     return f"{line}, with {arguments}" if arguments else line

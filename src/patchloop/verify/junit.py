@@ -19,6 +19,9 @@ PROP_NODEID = "patchloop.nodeid"
 PROP_FRAMES = "patchloop.frames"
 PROP_TIMEOUT = "patchloop.timeout"
 PROP_OUTCOME = "patchloop.outcome"
+PROP_ARGUMENTS = "patchloop.arguments"
+#: The longest arguments line kept from a report (the plugin bounds it; the test code could not).
+MAX_ARGUMENTS_CHARS = 2_500
 
 #: When one node id has several testcases (a failed call plus a teardown error), keep the worst.
 _RANK = {
@@ -58,9 +61,9 @@ def _guess_nodeid(case: ET.Element, exists: Callable[[str], bool]) -> str:
     return ".".join(parts) + (f"::{name}" if name else "")
 
 
-def _first_line(text: str) -> str:
+def _first_line(text: str, limit: int = _MAX_MESSAGE) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:_MAX_MESSAGE]
+    return line[:limit]
 
 
 def _frames(raw: str | None, mapper: PathMapper) -> tuple[Frame, ...]:
@@ -125,6 +128,7 @@ def parse_junit(xml_text: str, *, workspace: Path) -> list[TestOutcome]:
             message=_first_line(mapper.scrub(message)),
             details=mapper.scrub(details),
             frames=_frames(props.get(PROP_FRAMES), mapper),
+            arguments=_first_line(mapper.scrub(props.get(PROP_ARGUMENTS, "")), MAX_ARGUMENTS_CHARS),
         )
         previous = merged.get(nodeid)
         if previous is None or _RANK[outcome] > _RANK[previous.outcome]:
