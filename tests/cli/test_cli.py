@@ -105,6 +105,23 @@ def test_runs_list_show_replay(calc_repo: Path, tmp_path: Path) -> None:
     assert json.loads(replayed.stdout)["same"] is True
 
 
+def test_a_reused_baseline_is_shown(
+    calc_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATCHLOOP_TESTS__TEMPLATE_CACHE", str(tmp_path / "templates"))
+    first = fix(calc_repo, replies(tmp_path, FIX_REPLY), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["baseline_reused"] is None
+    second = fix(calc_repo, replies(tmp_path, FIX_REPLY), "--json")
+    assert second.returncode == 0, second.stderr
+    summary = json.loads(second.stdout)
+    assert summary["baseline_reused"]
+    shown = cli("runs", "show", summary["run_id"], "--repo", str(calc_repo))
+    assert "baseline: reused from a prepared template" in shown.stdout
+    plain = cli("runs", "show", json.loads(first.stdout)["run_id"], "--repo", str(calc_repo))
+    assert "baseline: reused" not in plain.stdout
+
+
 def test_config_show(calc_repo: Path) -> None:
     (calc_repo / "patchloop.toml").write_text("max_iterations = 9\n")
     proc = cli("config", "show", "--repo", str(calc_repo), "--json")

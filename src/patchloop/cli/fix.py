@@ -79,6 +79,7 @@ def summary(record: RunRecord, record_dir: Path) -> dict[str, Any]:
         "sandbox_s": record.sandbox_s,
         "wall_s": record.wall_s,
         "timings": record.timings,
+        "baseline_reused": record.baseline_reused,
         "record_dir": str(record_dir),
         "error": record.error,
     }

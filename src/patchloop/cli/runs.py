@@ -78,6 +78,8 @@ def show(
         f"completion, {record.usage.cached_tokens:,} cached; sandbox {record.sandbox_s:.1f}s; "
         f"wall {record.wall_s:.1f}s"
     )
+    if record.baseline_reused:
+        console.print(f"baseline: reused from a prepared template (run {record.baseline_reused})")
     table = Table("#", "tier", "status", "failing", "tokens", "shared prefix", "label")
     for a in record.attempts:
         table.add_row(
