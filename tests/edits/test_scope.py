@@ -136,3 +136,21 @@ def test_breaks_python_sees_rewrites_that_no_longer_compile() -> None:
     # A file that did not compile before, and text that is not Python, are not judged here.
     assert not breaks_python([Edit(path="g.py", search="", replace="def g(:\n", whole=True)], scope)
     assert not breaks_python([Edit(path="f.py", search="x + 1", replace="x +")], scope)
+
+
+def test_breaks_python_sees_rewrites_that_lose_a_definition() -> None:
+    from patchloop.domain import Edit, EditScope, ScopeFile
+    from patchloop.edits.scope import breaks_python
+
+    text = "def f(x):\n    return g(x) + 1\n\n\ndef g(x):\n    return x\n"
+    scope = EditScope(files=(ScopeFile(path="f.py", text=text),), max_edits=2)
+
+    def rewrite(new: str) -> list[Edit]:
+        return [Edit(path="f.py", search="", replace=new, whole=True)]
+
+    # The function body replaced by an expression, and a rewrite that stopped after `f`.
+    assert breaks_python(rewrite("obj['code']\n\n\ndef g(x):\n    return x\n"), scope)
+    assert breaks_python(rewrite("def f(x):\n    return g(x) - 1\n"), scope)
+    # Still bound, in another form: not a loss.
+    assert not breaks_python(rewrite("def f(x):\n    return g(x) - 1\n\n\ng = abs\n"), scope)
+    assert not breaks_python(rewrite(text.replace("+ 1", "- 1")), scope)

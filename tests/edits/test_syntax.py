@@ -37,3 +37,13 @@ def test_other_changes_pass(change: FileChange) -> None:
 def test_a_new_python_file_must_compile() -> None:
     with pytest.raises(InvalidSyntax):
         check_syntax(patch(FileChange(path="new.py", before=None, after="def f(:\n")))
+
+
+def test_lost_definitions_names_what_a_rewrite_no_longer_defines() -> None:
+    from patchloop.edits.syntax import lost_definitions
+
+    before = "import os\n\n\nclass A:\n    def m(self):\n        pass\n\n\ndef f():\n    pass\n"
+    assert lost_definitions(before, "x = 1\n") == ["A", "f"]
+    assert lost_definitions(before, "from elsewhere import A\n\n\ndef f():\n    pass\n") == []
+    assert lost_definitions(before, "def f(:\n") == []  # does not parse: the syntax check's
+    assert lost_definitions("def f(:\n", "x = 1\n") == []

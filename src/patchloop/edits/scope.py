@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from patchloop.domain import Edit, EditScope
 from patchloop.edits.behaviour import same_behaviour, syntax_tree
 from patchloop.edits.keep_docs import restore_dropped_docs
-from patchloop.edits.syntax import breaks_syntax
+from patchloop.edits.syntax import breaks_syntax, lost_definitions
 from patchloop.errors import OutOfScope
 
 __all__ = ["breaks_python", "changes_nothing", "check_scope", "dedupe", "edits_key"]
@@ -117,11 +117,17 @@ def _same_python(path: str, before: str, after: str) -> bool:
 
 def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
     """Whether a whole-file rewrite among ``edits`` leaves a Python file of ``scope`` that
-    compiled no longer compiling (other edits are left to the dry run)."""
+    compiled no longer compiling, or no longer defining one of its top-level functions or
+    classes under any form (other edits are left to the dry run)."""
     shown = {f.path: f.text for f in scope.files}
     for edit in edits:
-        before = shown.get(edit.path.strip())
-        if edit.whole and before is not None and breaks_syntax(before, edit.replace, edit.path):
+        path = edit.path.strip()
+        before = shown.get(path)
+        if not edit.whole or before is None:
+            continue
+        if breaks_syntax(before, edit.replace, path):
+            return True
+        if path.endswith(".py") and lost_definitions(before, edit.replace):
             return True
     return False
 

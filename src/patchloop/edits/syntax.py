@@ -8,12 +8,13 @@ bug itself) are left to the tests.
 
 from __future__ import annotations
 
+import ast
 import warnings
 
 from patchloop.domain import FileChange, Patch
 from patchloop.errors import InvalidSyntax
 
-__all__ = ["breaks_syntax", "check_syntax"]
+__all__ = ["breaks_syntax", "check_syntax", "lost_definitions"]
 
 
 def _problem(source: str, path: str) -> SyntaxError | None:
@@ -33,6 +34,40 @@ def breaks_syntax(before: str, after: str, path: str) -> bool:
     if not path.endswith(".py") or _problem(before, path) is not None:
         return False
     return _problem(after, path) is not None
+
+
+def _top_level(source: str) -> tuple[set[str], set[str]] | None:
+    """The functions and classes a module defines at its top level, and every name it binds
+    there in any way (an assignment, an import); ``None`` when it does not parse."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    defined: set[str] = set()
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+    return defined, bound
+
+
+def lost_definitions(before: str, after: str) -> list[str]:
+    """Top-level functions and classes of ``before`` whose names ``after`` no longer binds
+    anywhere: a rewrite that replaced a function with something else, or stopped copying
+    before its end. Sorted; empty when either text does not parse."""
+    old, new = _top_level(before), _top_level(after)
+    if old is None or new is None:
+        return []
+    return sorted(old[0] - new[1])
 
 
 def _describe(change: FileChange, exc: SyntaxError) -> str:
