@@ -119,3 +119,21 @@ def test_pytests_hints_about_hidden_output_are_dropped() -> None:
         "E       assert [1, 2] == [1, 3]\n"
         "E         At index 1 diff: 2 != 3"
     )
+
+
+def test_cases_of_a_file_that_failed_to_import_share_one_line() -> None:
+    outcomes = [
+        TestOutcome(
+            nodeid=f"t.py::test_f[case{i}]",
+            outcome=Outcome.MISSING,
+            message="not run: collecting t.py failed: NameError: name 'obj' is not defined",
+        )
+        for i in range(6)
+    ]
+    text = render_failures(TestReport(outcomes=tuple(outcomes)))
+    assert text.count("NameError") == 1
+    assert "MISSING t.py::test_f[case0]" in text
+    assert "MISSING 5 more cases of t.py::test_f: the same error" in text
+    assert "case3" not in text
+    two = render_failures(TestReport(outcomes=tuple(outcomes[:2])))
+    assert "MISSING t.py::test_f[case1]: the same error" in two

@@ -217,14 +217,31 @@ def render_failures(
     per_test = max(budget, 0) // count
     # The first case of a test in full; later cases of it in one line each (its error and
     # arguments), so that a parametrized test does not fill the prompt with one traceback.
+    # Later cases with the same error and no arguments of their own to show (all cases of a
+    # file that failed to import) share one line.
     shown: dict[str, str] = {}
+    alike: dict[str, tuple[int, list[TestOutcome]]] = {}
     for result in failing[:count]:
         test, message = group_key(result.nodeid, result.message)
         if test in shown and message:
-            sections.append(_render_same(result, same_message=shown[test] == message))
+            same = shown[test] == message
+            if same and not (result.arguments or case_arguments(result.details)):
+                if test not in alike:
+                    alike[test] = (len(sections), [])
+                    sections.append("")
+                alike[test][1].append(result)
+                continue
+            sections.append(_render_same(result, same_message=same))
             continue
         shown.setdefault(test, message)
         sections.append(_render_test(result, per_test - 2, sources))
+    for test, (at, cases) in alike.items():
+        sections[at] = (
+            _render_same(cases[0], same_message=True)
+            if len(cases) == 1
+            else f"{cases[0].outcome.value.upper()} {len(cases)} more cases of {test}: "
+            "the same error"
+        )
     if len(failing) > count:
         rest = failing[count:]
         sections.append(
