@@ -6,9 +6,9 @@ It adds ``<property>`` elements to each junit testcase: the exact node id (junit
 lossy), the traceback frames of a failure as JSON, ``xpassed`` (which junit reports as a plain
 pass), a timeout marker, and the arguments of a failed parametrized case. The values in an
 assertion's comparison and in those arguments are shown whole up to a bound (:func:`value`),
-where pytest's default cuts a list after six items. The per-test timeout uses ``SIGALRM`` and raises
-:class:`TestTimeout`, a ``BaseException`` so ``except Exception`` in the code under test cannot
-swallow it; the alarm repeats every second in case a bare ``except`` does.
+where pytest's default cuts a list after six items. The per-test timeout uses ``SIGALRM``
+and raises :class:`TestTimeout`, a ``BaseException`` so ``except Exception`` in the code
+under test cannot swallow it; the alarm repeats every second in case a bare ``except`` does.
 
 The report goes to the harness through a descriptor it opened (``_PATCHLOOP_REPORT_FD``, a pipe
 whose other end only the harness holds; ``_PATCHLOOP_REPORT_PATH`` names a file instead for

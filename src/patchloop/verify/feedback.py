@@ -128,7 +128,7 @@ def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
         lines = [f"{result.outcome.value.upper()} {result.nodeid}"]
     if result.message:
         lines.append(f"  {result.message}")
-    arguments = result.arguments or case_arguments(result.details)
+    arguments = _arguments(result)
     if arguments:
         lines.append(f"  with {arguments}")
     lines.extend(_frame_lines(result.frames, sources))
@@ -141,9 +141,14 @@ def _render_test(result: TestOutcome, budget: int, sources: _Sources) -> str:
     return text
 
 
+def _arguments(result: TestOutcome) -> str:
+    """A case's arguments: as the plugin sent them, else as pytest's report printed them."""
+    return result.arguments or case_arguments(result.details)
+
+
 def _render_same(result: TestOutcome, same_message: bool) -> str:
     """A case of a test already shown in full: one line with its error and arguments."""
-    arguments = result.arguments or case_arguments(result.details)
+    arguments = _arguments(result)
     said = "the same error" if same_message else result.message.strip().splitlines()[0][:300]
     line = f"{result.outcome.value.upper()} {result.nodeid}: {said}"
     return f"{line}, with {arguments}" if arguments else line
@@ -225,7 +230,7 @@ def render_failures(
         test, message = group_key(result.nodeid, result.message)
         if test in shown and message:
             same = shown[test] == message
-            if same and not (result.arguments or case_arguments(result.details)):
+            if same and not _arguments(result):
                 if test not in alike:
                     alike[test] = (len(sections), [])
                     sections.append("")
