@@ -346,6 +346,23 @@ def clamp(value: int, low: int, high: int) -> int:
     assert model.history[1].sampling.temperature > model.history[0].sampling.temperature
 
 
+def test_a_docstring_no_failing_test_reads_is_refused_before_the_tests(calc_repo: Path) -> None:
+    documented = """calc.py
+<<<<<<< SEARCH
+def clamp(value, low, high):
+=======
+def clamp(value, low, high):
+    \"\"\">>> clamp(5, 0, 3)
+    3
+    \"\"\"
+>>>>>>> REPLACE
+"""
+    record, model = run(calc_repo, [documented, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["empty_patch", "verified"]
+    assert record.attempts[0].sandbox_s == 0.0
+    assert "comments, docstrings or layout" in model.history[1].messages[-1].content
+
+
 def test_a_wrong_path_is_answered_with_the_files_that_may_be_edited(calc_repo: Path) -> None:
     record, model = run(calc_repo, [WRONG_PATH_REPLY, FIX_REPLY])
     assert [a.status for a in record.attempts] == ["out_of_scope", "verified"]

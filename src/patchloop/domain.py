@@ -254,6 +254,9 @@ class EditScope(Frozen):
 
     files: tuple[ScopeFile, ...]
     max_edits: int = Field(default=4, ge=1)
+    docstrings: bool = True
+    """Whether a changed docstring can change a failing test's outcome (a doctest may fail);
+    when not, an edit of docstrings alone changes nothing."""
 
     @property
     def paths(self) -> tuple[str, ...]:

@@ -83,6 +83,7 @@ def _variants(tier: ModelTier, formats: Sequence[str]) -> Iterator[ModelTier]:
             history=[],
             cache_key=tier.cache_key,
             allow_test_edits=tier.allow_test_edits,
+            docstrings=tier.docstrings,
         )
 
 

@@ -23,6 +23,7 @@ from patchloop.tiers import Proposal
 from patchloop.verify.feedback import render_failures
 from patchloop.verify.green import is_green
 from patchloop.verify.guard import check_patch
+from patchloop.verify.nodeids import reads_docstrings
 from patchloop.verify.plan import Stage, VerificationPlan
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class Staging:
                 )
             check_patch(patch, allow_test_edits=run.task.allow_test_edits)
             check_syntax(patch)
-            check_behaviour(patch)
+            check_behaviour(patch, docstrings=reads_docstrings(run.targets))
             return patch
         finally:
             proposal.timings["apply"] = time.monotonic() - t0

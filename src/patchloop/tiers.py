@@ -177,6 +177,7 @@ class ModelTier(Tier):
         history: list[Turn],
         cache_key: str,
         allow_test_edits: bool = False,
+        docstrings: bool = True,
     ) -> None:
         self.plan = plan
         self.model = model
@@ -192,6 +193,8 @@ class ModelTier(Tier):
         #: Set once the server rejected the output contract: later requests go without it.
         self.contract_rejected = False
         self.allow_test_edits = allow_test_edits
+        #: Whether a docstring can decide a failing test (see :class:`EditScope`).
+        self.docstrings = docstrings
         #: What each earlier reply of this tier changed, and the feedback it got.
         self._tried: dict[frozenset[object], tuple[int, str]] = {}
         self._asked = 0
@@ -223,7 +226,9 @@ class ModelTier(Tier):
         )
         if not files:
             return None
-        return EditScope(files=files, max_edits=self.config.model.max_edits)
+        return EditScope(
+            files=files, max_edits=self.config.model.max_edits, docstrings=self.docstrings
+        )
 
     def _reply_tokens(self, scope: EditScope | None) -> int:
         """Tokens a reply may take: the configured cap, and within twice the editable text

@@ -88,3 +88,20 @@ def test_a_patch_with_any_real_change_passes() -> None:
     check_behaviour(_patch(cosmetic, FileChange(path="notes.txt", before="a\n", after="b\n")))
     check_behaviour(_patch(cosmetic, FileChange(path="new.py", before=None, after="x = 1\n")))
     check_behaviour(_patch())
+
+
+def test_docstrings_count_only_when_a_failing_test_can_read_them() -> None:
+    doctest = ORIGINAL.replace(
+        '"""Sum of items."""', '"""Sum of items.\n\n    >>> total([1])\n    1\n    """'
+    )
+    undocumented = ORIGINAL.replace('    """Sum of items."""\n', "")
+    for after in (doctest, undocumented):
+        assert not same_behaviour(ORIGINAL, after)
+        assert same_behaviour(ORIGINAL, after, docstrings=False)
+    # Code is still code without docstrings.
+    assert not same_behaviour(ORIGINAL, ORIGINAL.replace("+ item", "- item"), docstrings=False)
+    change = FileChange(path="calc.py", before=ORIGINAL, after=doctest)
+    check_behaviour(_patch(change))
+    with pytest.raises(CosmeticEdit) as caught:
+        check_behaviour(_patch(change), docstrings=False)
+    assert "comments, docstrings or layout" in caught.value.feedback

@@ -73,6 +73,12 @@ def test_changes_nothing_sees_copies_and_equal_replacements() -> None:
     assert not changes_nothing([same, other], scope)
     assert not changes_nothing([whole(text, path="g.py")], scope)
     assert not changes_nothing([], scope)
+    # A new docstring changes something only where a failing test may read it.
+    documented = 'def f(x):\n    """>>> f(1)\n    2\n    """\n    return x + 1\n'
+    assert not changes_nothing([whole(documented)], scope)
+    untested = scope.model_copy(update={"docstrings": False})
+    assert changes_nothing([whole(documented)], untested)
+    assert not changes_nothing([whole("def f(x):\n    return x - 1\n")], untested)
 
 
 def test_with_its_scope_the_key_is_what_the_files_become() -> None:
@@ -154,3 +160,5 @@ def test_breaks_python_sees_rewrites_that_lose_a_definition() -> None:
     # Still bound, in another form: not a loss.
     assert not breaks_python(rewrite("def f(x):\n    return g(x) - 1\n\n\ng = abs\n"), scope)
     assert not breaks_python(rewrite(text.replace("+ 1", "- 1")), scope)
+    # Another file's content written over this one: it imports `g` from this very module.
+    assert breaks_python(rewrite("from f import g\n\n\ndef f(x):\n    return g(x)\n"), scope)

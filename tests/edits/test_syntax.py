@@ -47,3 +47,17 @@ def test_lost_definitions_names_what_a_rewrite_no_longer_defines() -> None:
     assert lost_definitions(before, "from elsewhere import A\n\n\ndef f():\n    pass\n") == []
     assert lost_definitions(before, "def f(:\n") == []  # does not parse: the syntax check's
     assert lost_definitions("def f(:\n", "x = 1\n") == []
+
+
+def test_a_name_a_rewrite_imports_from_its_own_module_counts_as_lost() -> None:
+    from patchloop.edits.syntax import lost_definitions
+
+    before = "def rate(n):\n    return n\n"
+    own = "from shop.rates import rate\n\n\ndef total(n):\n    return rate(n)\n"
+    assert lost_definitions(before, own, "src/shop/rates.py") == ["rate"]
+    assert lost_definitions(before, "from .rates import rate\n", "shop/rates.py") == ["rate"]
+    assert lost_definitions(before, "from rates import rate\n", "rates.py") == ["rate"]
+    # a same-named module elsewhere, or a package's own __init__, is another module
+    assert lost_definitions(before, "from other.rates import rate\n", "shop/rates.py") == []
+    assert lost_definitions(before, "from shop.rates import rate\n", "shop/__init__.py") == []
+    assert lost_definitions(before, own) == []  # without a path: any import binds

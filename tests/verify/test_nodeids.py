@@ -59,3 +59,13 @@ def test_a_prefix_of_a_name_is_not_a_prefix_of_ids() -> None:
     # "tests/test_a" is not a file or a directory of any collected id.
     with pytest.raises(UsageError):
         check_named_tests(("tests/test_a",), _collected("tests/test_ab.py::test_x"))
+
+
+def test_docstrings_are_read_by_doctests_and_unknown_targets() -> None:
+    from patchloop.verify.nodeids import reads_docstrings
+
+    assert not reads_docstrings(("tests/test_calc.py::test_total[1]", "test_x.py::T::test_m"))
+    # pytest's doctests: a source module's, and a text file's; and targets not yet known.
+    assert reads_docstrings(("tests/test_calc.py::test_total", "calc.py::calc.total"))
+    assert reads_docstrings(("README.rst::README.rst",))
+    assert reads_docstrings(())

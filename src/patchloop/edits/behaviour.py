@@ -12,8 +12,10 @@ of a Python file are compared as syntax trees with those decorations taken out:
 - imports from ``typing``, ``typing_extensions`` and ``__future__``;
 - comments and layout (the syntax tree has neither).
 
-Docstrings and other string statements count: doctests read them. Anything else that differs,
-even a renamed variable, is a change in behaviour.
+Docstrings and other string statements count, since doctests read them, unless the caller
+says no test that could decide the outcome reads them (``docstrings=False``: every failing
+test is a test function in a test module). Anything else that differs, even a renamed
+variable, is a change in behaviour.
 """
 
 from __future__ import annotations
@@ -69,8 +71,16 @@ def _annotations(node: _Function) -> list[str | None]:
 class _Plain(ast.NodeTransformer):
     """Takes the decorations out of a tree (in place)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, docstrings: bool = True) -> None:
         self.depth = 0  # functions we are inside
+        self.docstrings = docstrings
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
+        """A string statement (a docstring) goes when docstrings do not count."""
+        value = node.value
+        if not self.docstrings and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return None
+        return self.generic_visit(node)
 
     def _function(self, node: _Function) -> ast.AST:
         for arg in _arguments(node):
@@ -109,9 +119,9 @@ def _functions(tree: ast.AST) -> list[_Function]:
     return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
-def same_behaviour(before: str, after: str) -> bool:
+def same_behaviour(before: str, after: str, *, docstrings: bool = True) -> bool:
     """Whether Python source ``after`` does what ``before`` does, by the rules above; False
-    when either does not parse."""
+    when either does not parse. ``docstrings``: whether docstrings count."""
     old, new = _parse(before), _parse(after)
     if old is None or new is None:
         return False
@@ -124,25 +134,29 @@ def same_behaviour(before: str, after: str) -> bool:
             return False
         if any(a is not None and a != b for a, b in zip(had, has, strict=True)):
             return False
-    plain = [ast.dump(_Plain().visit(tree), include_attributes=False) for tree in (old, new)]
+    plain = [
+        ast.dump(_Plain(docstrings=docstrings).visit(tree), include_attributes=False)
+        for tree in (old, new)
+    ]
     return plain[0] == plain[1]
 
 
-def check_behaviour(patch: Patch) -> None:
+def check_behaviour(patch: Patch, *, docstrings: bool = True) -> None:
     """Raise :class:`CosmeticEdit` when every file the patch changes is a Python file that
-    still does what it did."""
+    still does what it did (``docstrings``: whether a changed docstring counts)."""
     if not patch.changes:
         return
     for change in patch.changes:
         if change.before is None or change.after is None or not change.path.endswith(".py"):
             return
-        if not same_behaviour(change.before, change.after):
+        if not same_behaviour(change.before, change.after, docstrings=docstrings):
             return
     paths = ", ".join(c.path for c in patch.changes)
     raise CosmeticEdit(
         f"the patch changes only annotations, typing imports or layout of {paths}",
         feedback=f"Your edits to {paths} changed only type annotations, typing imports, "
-        "comments or layout. That does not change what the code does, so the failing tests "
+        + ("comments or layout." if docstrings else "comments, docstrings or layout.")
+        + " That does not change what the code does, so the failing tests "
         "would fail exactly as before; the tests were not run. Find the line whose logic "
         "causes the failure and change that line.",
     )

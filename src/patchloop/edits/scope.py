@@ -99,20 +99,22 @@ def changes_nothing(edits: Sequence[Edit], scope: EditScope) -> bool:
             rewrite = edit.replace
             if path.endswith(".py"):
                 rewrite = restore_dropped_docs(original, rewrite)
-            if _code(rewrite) != _code(original) and not _same_python(path, original, rewrite):
+            if _code(rewrite) != _code(original) and not _same_python(
+                path, original, rewrite, scope
+            ):
                 return False
         elif not edit.search.strip():
             return False
         elif _code(edit.search) != _code(edit.replace):
             if original is None or original.count(edit.search) != 1:
                 return False
-            if not _same_python(path, original, original.replace(edit.search, edit.replace)):
+            if not _same_python(path, original, original.replace(edit.search, edit.replace), scope):
                 return False
     return True
 
 
-def _same_python(path: str, before: str, after: str) -> bool:
-    return path.endswith(".py") and same_behaviour(before, after)
+def _same_python(path: str, before: str, after: str, scope: EditScope) -> bool:
+    return path.endswith(".py") and same_behaviour(before, after, docstrings=scope.docstrings)
 
 
 def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
@@ -127,7 +129,7 @@ def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
             continue
         if breaks_syntax(before, edit.replace, path):
             return True
-        if path.endswith(".py") and lost_definitions(before, edit.replace):
+        if path.endswith(".py") and lost_definitions(before, edit.replace, path):
             return True
     return False
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from pathlib import PurePosixPath
 
 from patchloop.domain import FileChange, Patch
 from patchloop.errors import InvalidSyntax
@@ -36,15 +37,33 @@ def breaks_syntax(before: str, after: str, path: str) -> bool:
     return _problem(after, path) is not None
 
 
-def _top_level(source: str) -> tuple[set[str], set[str]] | None:
+def _module_parts(path: str) -> tuple[str, ...]:
+    """The dotted name's parts a file at ``path`` is imported under, as far as the path says
+    (``pkg/mod.py`` -> ``pkg, mod``; ``pkg/__init__.py`` -> ``pkg``)."""
+    parts = PurePosixPath(path.strip().removeprefix("./")).with_suffix("").parts
+    return parts[:-1] if parts and parts[-1] == "__init__" else parts
+
+
+def _imports_itself(node: ast.ImportFrom, own: tuple[str, ...]) -> bool:
+    """Whether ``from X import ...`` names the module it is written in: an import of a name
+    from itself binds nothing (it fails, or is circular)."""
+    if not node.module or not own:
+        return False
+    named = tuple(node.module.split("."))
+    return len(named) <= len(own) and own[-len(named) :] == named
+
+
+def _top_level(source: str, path: str = "") -> tuple[set[str], set[str]] | None:
     """The functions and classes a module defines at its top level, and every name it binds
-    there in any way (an assignment, an import); ``None`` when it does not parse."""
+    there in any way (an assignment, an import other than from the module itself, when its
+    ``path`` is given); ``None`` when it does not parse."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
+    own = _module_parts(path) if path else ()
     defined: set[str] = set()
     bound: set[str] = set()
     for node in ast.walk(tree):
@@ -52,6 +71,8 @@ def _top_level(source: str) -> tuple[set[str], set[str]] | None:
             bound.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.add(node.id)
+        elif isinstance(node, ast.ImportFrom) and _imports_itself(node, own):
+            continue
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
     for node in tree.body:
@@ -60,11 +81,12 @@ def _top_level(source: str) -> tuple[set[str], set[str]] | None:
     return defined, bound
 
 
-def lost_definitions(before: str, after: str) -> list[str]:
+def lost_definitions(before: str, after: str, path: str = "") -> list[str]:
     """Top-level functions and classes of ``before`` whose names ``after`` no longer binds
     anywhere: a rewrite that replaced a function with something else, or stopped copying
-    before its end. Sorted; empty when either text does not parse."""
-    old, new = _top_level(before), _top_level(after)
+    before its end. With the file's ``path``, a name ``after`` only imports from the file
+    itself counts as lost. Sorted; empty when either text does not parse."""
+    old, new = _top_level(before), _top_level(after, path)
     if old is None or new is None:
         return []
     return sorted(old[0] - new[1])

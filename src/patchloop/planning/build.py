@@ -13,6 +13,7 @@ from patchloop.planning.routing import route
 from patchloop.protocols import Model
 from patchloop.session import RunSession
 from patchloop.tiers import FixerTier, ModelTier, Tier
+from patchloop.verify.nodeids import reads_docstrings
 
 __all__ = ["FIXER", "build_tiers"]
 
@@ -50,4 +51,5 @@ def build_tiers(
             history=history,
             cache_key=run.run_id,
             allow_test_edits=run.task.allow_test_edits,
+            docstrings=reads_docstrings(run.targets),
         )

@@ -9,8 +9,9 @@ from patchloop.domain import TestOutcome
 from patchloop.errors import UsageError
 from patchloop.verify.collection import describe, is_collection_error
 from patchloop.verify.green import named_by
+from patchloop.verify.guard import is_test_path
 
-__all__ = ["check_named_tests", "normalize_test_id"]
+__all__ = ["check_named_tests", "normalize_test_id", "reads_docstrings"]
 
 
 def normalize_test_id(nodeid: str, root: Path) -> str:
@@ -54,3 +55,16 @@ def check_named_tests(named: tuple[str, ...], outcomes: dict[str, TestOutcome]) 
         if near
         else "pass node ids as pytest prints them, e.g. tests/test_x.py::test_name",
     )
+
+
+def reads_docstrings(targets: tuple[str, ...]) -> bool:
+    """Whether a docstring can decide one of the ``targets``: one is collected from a file
+    that is not a test module (pytest's doctests of a source module or a text file), or the
+    targets are not known. Tests in test modules do not read the code's docstrings."""
+    if not targets:
+        return True
+    for target in targets:
+        path = target.partition("::")[0]
+        if not path.endswith(".py") or not is_test_path(path):
+            return True
+    return False
