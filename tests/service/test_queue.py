@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,6 +249,9 @@ def _lease_all(backend: Backend, policy: LeasePolicy, threads: int) -> list[list
             start.wait()
             while (lease := stores[index].queue.lease(f"w{index}", policy)) is not None:
                 got[index].append(lease)
+                # A worker then runs its job: the others lease meanwhile, even on a machine
+                # so loaded that one thread could otherwise take every job before they start.
+                time.sleep(0.002)
         except BaseException as exc:
             errors.append(exc)
         finally:
