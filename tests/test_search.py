@@ -100,6 +100,38 @@ def test_when_none_verifies_the_model_sees_the_closest_candidate(calc_repo: Path
     assert "the closest of 3 candidates; the others: 1 parse error, 1 tests failed" in told
 
 
+class _Avoiding(ScriptedModel):
+    """Scripted like the embedded engine: a refused reply is decoded again (the next scripted
+    reply stands for the re-decoded one)."""
+
+    def complete_avoiding(self, request: Any, reject: Any, tries: int) -> Any:
+        reply = self.complete(request)
+        forks = 0
+        while forks < tries and reject(reply.text):
+            reply = self.complete(request)
+            forks += 1
+        return reply.model_copy(update={"forks": forks})
+
+
+def test_a_refused_first_sample_is_decoded_again_as_one_sample_would_be(
+    calc_repo: Path,
+) -> None:
+    unchanged = FIX_REPLY.replace("return high", "return low")
+    # The batch: the first sample changes nothing, the second is wrong; then the first is
+    # decoded again, first as it was and then from where the model hesitated: the fix.
+    model = _Avoiding([unchanged, WRONG_REPLY, unchanged, FIX_REPLY], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(2), models=[model])
+    assert record.status == "verified"
+    assert [(a.iteration, a.sample, a.status) for a in record.attempts] == [
+        (1, 0, "verified"),
+        (1, 1, "not_run"),
+    ]
+    assert "return high" in (record.attempts[0].diff or "")
+    assert len(model.history) == 4
+    # The re-decoded sample keeps the first sample's sampling (greedy).
+    assert model.history[2].sampling == model.history[0].sampling
+
+
 def test_one_sample_behaves_as_before(calc_repo: Path) -> None:
     record, model = run(calc_repo, [WRONG_REPLY, FIX_REPLY], samples=1)
     assert statuses(record) == [(1, 0, "tests_failed", 1), (2, 0, "verified", 1)]

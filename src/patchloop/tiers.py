@@ -349,17 +349,9 @@ class ModelTier(Tier):
     ) -> list[Completion]:
         """A completion per sampling: in one call where the model decodes samples together,
         else one request each."""
-        if len(samplings) > 1 and isinstance(self.model, BatchSampler):
-            many = self.model
-            try:
-                return many.complete_many(request, samplings)
-            except BadRequest:
-                if request.contract is None:
-                    raise
-                self._reject_contract(request)
-            retry = request.model_copy(update={"contract": None, "timeout_s": _left(deadline)})
-            return many.complete_many(retry, samplings)
         forks = self.config.search.forks
+        if len(samplings) > 1 and isinstance(self.model, BatchSampler):
+            return self._complete_batch(self.model, request, samplings, deadline)
         if len(samplings) == 1 and forks and isinstance(self.model, AvoidingSampler):
             return [self.model.complete_avoiding(request, self._refuses, forks)]
         out: list[Completion] = []
@@ -369,6 +361,30 @@ class ModelTier(Tier):
             if self.contract_rejected:
                 one = one.model_copy(update={"contract": None})
             out.append(self._complete(one, deadline))
+        return out
+
+    def _complete_batch(
+        self,
+        many: BatchSampler,
+        request: CompletionRequest,
+        samplings: Sequence[Sampling],
+        deadline: float | None,
+    ) -> list[Completion]:
+        """The samples decoded together. A refused first sample (the one a single sample
+        would be) is decoded again from where the model hesitated, as a single sample is."""
+        try:
+            out = many.complete_many(request, samplings)
+        except BadRequest:
+            if request.contract is None:
+                raise
+            self._reject_contract(request)
+            request = request.model_copy(update={"contract": None, "timeout_s": _left(deadline)})
+            out = many.complete_many(request, samplings)
+        forks = self.config.search.forks
+        if forks and isinstance(many, AvoidingSampler) and self._refuses(out[0].text):
+            timeout = request.timeout_s if deadline is None else _left(deadline)
+            first = request.model_copy(update={"sampling": samplings[0], "timeout_s": timeout})
+            out[0] = many.complete_avoiding(first, self._refuses, forks)
         return out
 
     def _refuses(self, text: str) -> bool:
