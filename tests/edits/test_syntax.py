@@ -59,5 +59,7 @@ def test_a_name_a_rewrite_imports_from_its_own_module_counts_as_lost() -> None:
     assert lost_definitions(before, "from rates import rate\n", "rates.py") == ["rate"]
     # a same-named module elsewhere, or a package's own __init__, is another module
     assert lost_definitions(before, "from other.rates import rate\n", "shop/rates.py") == []
+    assert lost_definitions(before, "from ..rates import rate\n", "shop/sub/rates.py") == []
+    assert lost_definitions(before, "from .rates import rate\n", "shop/__init__.py") == []
     assert lost_definitions(before, "from shop.rates import rate\n", "shop/__init__.py") == []
     assert lost_definitions(before, own) == []  # without a path: any import binds

@@ -37,19 +37,28 @@ def breaks_syntax(before: str, after: str, path: str) -> bool:
     return _problem(after, path) is not None
 
 
-def _module_parts(path: str) -> tuple[str, ...]:
-    """The dotted name's parts a file at ``path`` is imported under, as far as the path says
-    (``pkg/mod.py`` -> ``pkg, mod``; ``pkg/__init__.py`` -> ``pkg``)."""
+def _module_parts(path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The dotted name's parts a file at ``path`` is imported under, as far as the path says,
+    and its package's (``pkg/mod.py``: ``pkg, mod`` in ``pkg``; ``pkg/__init__.py``: ``pkg``
+    in ``pkg``)."""
     parts = PurePosixPath(path.strip().removeprefix("./")).with_suffix("").parts
-    return parts[:-1] if parts and parts[-1] == "__init__" else parts
+    if parts and parts[-1] == "__init__":
+        return parts[:-1], parts[:-1]
+    return parts, parts[:-1]
 
 
-def _imports_itself(node: ast.ImportFrom, own: tuple[str, ...]) -> bool:
+def _imports_itself(node: ast.ImportFrom, path: str) -> bool:
     """Whether ``from X import ...`` names the module it is written in: an import of a name
-    from itself binds nothing (it fails, or is circular)."""
+    from itself binds nothing (it fails, or is circular). An absolute name counts when it
+    ends the file's dotted path (the source root is not known); a relative one is resolved."""
+    own, package = _module_parts(path)
     if not node.module or not own:
         return False
     named = tuple(node.module.split("."))
+    if node.level:
+        if node.level - 1 > len(package):
+            return False
+        return package[: len(package) - (node.level - 1)] + named == own
     return len(named) <= len(own) and own[-len(named) :] == named
 
 
@@ -63,7 +72,6 @@ def _top_level(source: str, path: str = "") -> tuple[set[str], set[str]] | None:
             tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
-    own = _module_parts(path) if path else ()
     defined: set[str] = set()
     bound: set[str] = set()
     for node in ast.walk(tree):
@@ -71,7 +79,7 @@ def _top_level(source: str, path: str = "") -> tuple[set[str], set[str]] | None:
             bound.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.add(node.id)
-        elif isinstance(node, ast.ImportFrom) and _imports_itself(node, own):
+        elif isinstance(node, ast.ImportFrom) and path and _imports_itself(node, path):
             continue
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
