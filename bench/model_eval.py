@@ -140,8 +140,11 @@ def measure(out: Path, spec: str) -> dict[str, Any]:
     per_attempt = [
         float(a["timings"]["model"]) for a in attempts if "model" in a.get("timings", {})
     ]
-    prefill_s = sum(float(a["timings"].get("prefill", 0.0)) for a in attempts)
-    decode_s = sum(float(a["timings"].get("decode", 0.0)) for a in attempts)
+    # Samples decoded together share their call's prefill and decode times: count them once,
+    # with the call (the attempt that carries the model time).
+    calls = [a for a in attempts if "model" in a.get("timings", {})]
+    prefill_s = sum(float(a["timings"].get("prefill", 0.0)) for a in calls)
+    decode_s = sum(float(a["timings"].get("decode", 0.0)) for a in calls)
     usage = {
         k: sum(int(a.get("usage", {}).get(k, 0)) for a in attempts)
         for k in ("prompt_tokens", "completion_tokens", "cached_tokens")
