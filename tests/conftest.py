@@ -6,8 +6,12 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from patchloop.domain import Completion
+from patchloop.models.scripted import ScriptedModel
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "test",
@@ -128,3 +132,16 @@ def repo_factory(tmp_path: Path) -> Callable[..., Path]:
         return make_repo(tmp_path / name, files, commit=commit)
 
     return build
+
+
+class AvoidingScript(ScriptedModel):
+    """A scripted model that, like the embedded engine, answers again while ``reject``
+    refuses its reply (the next scripted reply stands for the re-decoded one)."""
+
+    def complete_avoiding(self, request: Any, reject: Any, tries: int) -> Completion:
+        reply = self.complete(request)
+        forks = 0
+        while forks < tries and reject(reply.text):
+            reply = self.complete(request)
+            forks += 1
+        return reply.model_copy(update={"forks": forks})

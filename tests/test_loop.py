@@ -14,7 +14,7 @@ from patchloop.errors import UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import ScriptedModel, ScriptedReply
 from patchloop.store import RunStore
-from tests.conftest import CALC, FIX_REPLY, tree_state
+from tests.conftest import CALC, FIX_REPLY, AvoidingScript, tree_state
 
 WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
 TEST_EDIT_REPLY = """test_calc.py
@@ -490,33 +490,20 @@ def test_test_configuration_shown_in_the_prompt_is_not_editable() -> None:
     assert "pytest.ini" not in contract.grammar
 
 
-class _AvoidingScript(ScriptedModel):
-    """A scripted model that, like the embedded engine, answers again while ``reject``
-    refuses its reply (here: the next scripted reply stands for the re-decoded one)."""
-
-    def complete_avoiding(self, request: Any, reject: Any, tries: int) -> Completion:
-        reply = self.complete(request)
-        forks = 0
-        while forks < tries and reject(reply.text):
-            reply = self.complete(request)
-            forks += 1
-        return reply.model_copy(update={"forks": forks})
-
-
 def test_a_reply_that_changes_nothing_is_decoded_again_before_it_is_tested(
     calc_repo: Path,
 ) -> None:
     fixed = CALC.replace(
         "        return low\n    return value", "        return high\n    return value"
     )
-    model = _AvoidingScript([_whole(CALC), _whole(fixed)], name="scripted:a")
+    model = AvoidingScript([_whole(CALC), _whole(fixed)], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
     assert [a.status for a in record.attempts] == ["verified"]
     assert len(model.history) == 2
 
 
 def test_a_reply_that_repeats_a_failed_one_is_decoded_again(calc_repo: Path) -> None:
-    model = _AvoidingScript([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], name="scripted:a")
+    model = AvoidingScript([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(), models=[model])
     assert [a.status for a in record.attempts] == ["tests_failed", "verified"]
     assert len(model.history) == 3
@@ -525,7 +512,7 @@ def test_a_reply_that_repeats_a_failed_one_is_decoded_again(calc_repo: Path) -> 
 def test_forks_off_leaves_replies_as_they_came(calc_repo: Path) -> None:
     from patchloop.config import SearchSettings
 
-    model = _AvoidingScript([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], name="scripted:a")
+    model = AvoidingScript([WRONG_REPLY, WRONG_REPLY, FIX_REPLY], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(search=SearchSettings(forks=0)), models=[model])
     assert [a.status for a in record.attempts] == ["tests_failed", "repeated", "verified"]
 
@@ -537,7 +524,7 @@ def test_a_rewrite_that_breaks_the_syntax_is_decoded_again(calc_repo: Path) -> N
     fixed = CALC.replace(
         "        return low\n    return value", "        return high\n    return value"
     )
-    model = _AvoidingScript([_whole(broken), _whole(fixed)], name="scripted:a")
+    model = AvoidingScript([_whole(broken), _whole(fixed)], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
     assert [a.status for a in record.attempts] == ["verified"]
 
@@ -547,7 +534,7 @@ def test_a_diff_written_where_a_whole_file_belongs_is_decoded_again(calc_repo: P
         "        return low\n    return value", "        return high\n    return value"
     )
     diff = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n"
-    model = _AvoidingScript([_whole(diff), _whole(fixed)], name="scripted:a")
+    model = AvoidingScript([_whole(diff), _whole(fixed)], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
     assert [a.status for a in record.attempts] == ["verified"]
     assert len(model.history) == 2

@@ -12,7 +12,7 @@ from patchloop.models.scripted import ScriptedModel
 from patchloop.replay import replay_run
 from patchloop.search import patch_key
 from patchloop.store import RunStore
-from tests.conftest import FIX_REPLY
+from tests.conftest import FIX_REPLY, AvoidingScript
 
 WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
 SHORT_WRONG_REPLY = FIX_REPLY.replace("return high", "return 0")
@@ -100,26 +100,13 @@ def test_when_none_verifies_the_model_sees_the_closest_candidate(calc_repo: Path
     assert "the closest of 3 candidates; the others: 1 parse error, 1 tests failed" in told
 
 
-class _Avoiding(ScriptedModel):
-    """Scripted like the embedded engine: a refused reply is decoded again (the next scripted
-    reply stands for the re-decoded one)."""
-
-    def complete_avoiding(self, request: Any, reject: Any, tries: int) -> Any:
-        reply = self.complete(request)
-        forks = 0
-        while forks < tries and reject(reply.text):
-            reply = self.complete(request)
-            forks += 1
-        return reply.model_copy(update={"forks": forks})
-
-
 def test_a_refused_first_sample_is_decoded_again_as_one_sample_would_be(
     calc_repo: Path,
 ) -> None:
     unchanged = FIX_REPLY.replace("return high", "return low")
     # The batch: the first sample changes nothing, the second is wrong; then the first is
     # decoded again, first as it was and then from where the model hesitated: the fix.
-    model = _Avoiding([unchanged, WRONG_REPLY, unchanged, FIX_REPLY], name="scripted:a")
+    model = AvoidingScript([unchanged, WRONG_REPLY, unchanged, FIX_REPLY], name="scripted:a")
     record = repair(Task(repo=calc_repo), config(2), models=[model])
     assert record.status == "verified"
     assert [(a.iteration, a.sample, a.status) for a in record.attempts] == [
