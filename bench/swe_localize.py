@@ -262,7 +262,7 @@ def _dump(handle: Any, ranker: Any, text: str, inst: Mapping[str, Any]) -> None:
             "features": f,
             "gold": f"{path}::{d.qualname if d else ''}" in gold_fns,
         }
-        for d, path, f in ranker.symbol_features(top, evidence, chunk_hits)
+        for d, path, f in ranker.symbol_features(top, evidence, chunk_hits, text)
     ]
     record = {
         "id": inst["instance_id"],

@@ -23,6 +23,7 @@ from patchloop.index.tokenize import tokenize
 from patchloop.localize._paths import is_test_path
 from patchloop.localize.clues import IssueClues, extract_clues
 from patchloop.localize.codeview import CodeView, DefinitionLike
+from patchloop.localize.defwords import definition_words, name_words
 from patchloop.localize.evidence import SOURCE_WEIGHT, Evidence, collect_evidence
 from patchloop.localize.issue_weights import FILE_WEIGHTS, SYMBOL_WEIGHTS
 
@@ -70,6 +71,9 @@ SYMBOL_FEATURES = (
     "is_class",
     "is_module",
     "size",
+    "words",
+    "words_in_file",
+    "name_words",
 )
 #: Files scored per query (BM25 depth, before evidence adds its own).
 FILE_DEPTH = 200
@@ -223,7 +227,7 @@ class IssueRanker:
             )
             for score, path in scored[: max(files, SYMBOL_FILES)]
         )
-        symbol_scores = self.rank_symbols(file_scores[:SYMBOL_FILES], evidence, chunk_hits)
+        symbol_scores = self.rank_symbols(file_scores[:SYMBOL_FILES], evidence, chunk_hits, text)
         line_ranges = self.rank_lines(symbol_scores[:lines], evidence, clues)
         return IssueRanking(file_scores[:files], symbol_scores[:symbols], line_ranges, clues)
 
@@ -232,21 +236,16 @@ class IssueRanker:
         files: Sequence[FileScore],
         evidence: Mapping[str, Evidence],
         chunk_hits: Sequence[tuple[int, float]],
+        text: str = "",
     ) -> list[tuple[DefinitionLike | None, str, dict[str, float]]]:
-        """Candidate definitions of ``files`` (``None``: module level) with their features."""
+        """Candidate definitions of ``files`` (``None``: module level) with their features;
+        ``text`` is the issue (its words against each definition's)."""
         view = self.view
-        best_chunk: dict[tuple[str, str], float] = {}
-        chunk_rank: dict[tuple[str, str], int] = {}
         wanted = {f.path for f in files}
-        spans = {s.row: s for path in wanted for s in view.spans_of(path)}
-        for n, (row, score) in enumerate(chunk_hits, start=1):
-            span = spans.get(row)
-            if span is None:
-                continue
-            key = (span.path, span.symbol if span.kind not in ("module", "window") else "")
-            best_chunk[key] = max(best_chunk.get(key, 0.0), score)
-            chunk_rank.setdefault(key, n)
+        best_chunk, chunk_rank = _chunks_by_definition(view, wanted, chunk_hits)
         top = files[0].score if files else 0.0
+        words = definition_words(view, [f.path for f in files], text)
+        issue_words = set(tokenize(text))
         out: list[tuple[DefinitionLike | None, str, dict[str, float]]] = []
         symbols = view.symbols
         by_file: dict[str, list[DefinitionLike]] = {}
@@ -274,6 +273,11 @@ class IssueRanker:
                 parent = qual.rpartition(".")[0]
                 if parent and parent in named:
                     f["class_named"] = 1.0
+                if key in words.score:
+                    f["words"] = words.score[key]
+                    f["words_in_file"] = words.in_file[key]
+                if share := name_words(qual, issue_words):
+                    f["name_words"] = share
                 if d is None:
                     f["is_module"] = 1.0
                 else:
@@ -292,10 +296,11 @@ class IssueRanker:
         files: Sequence[FileScore],
         evidence: Mapping[str, Evidence],
         chunk_hits: Sequence[tuple[int, float]],
+        text: str = "",
     ) -> tuple[SymbolScore, ...]:
         """Definitions of the best files, best first."""
         scored = []
-        for d, path, f in self.symbol_features(files, evidence, chunk_hits):
+        for d, path, f in self.symbol_features(files, evidence, chunk_hits, text):
             score = _linear(f, self.symbol_weights)
             reasons = _symbol_reasons(d.qualname if d else "", f)
             if d is None:
@@ -347,6 +352,24 @@ class IssueRanker:
                 )
             )
         return tuple(out)
+
+
+def _chunks_by_definition(
+    view: CodeView, paths: set[str], chunk_hits: Sequence[tuple[int, float]]
+) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], int]]:
+    """The best chunk score and the first rank among ``chunk_hits`` of each definition of
+    ``paths`` (``(path, "")``: module-level code)."""
+    best: dict[tuple[str, str], float] = {}
+    rank: dict[tuple[str, str], int] = {}
+    spans = {s.row: s for path in paths for s in view.spans_of(path)}
+    for n, (row, score) in enumerate(chunk_hits, start=1):
+        span = spans.get(row)
+        if span is None:
+            continue
+        key = (span.path, span.symbol if span.kind not in ("module", "window") else "")
+        best[key] = max(best.get(key, 0.0), score)
+        rank.setdefault(key, n)
+    return best, rank
 
 
 class _Layout:
