@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from patchloop.domain import Hit
+from patchloop.index import HybridRetriever, lexical_retriever
 from patchloop.localize.symbols import SymbolIndex
 from patchloop.protocols import Sandbox
 
@@ -24,6 +25,17 @@ def write_tree(root: Path, files: Mapping[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+@pytest.fixture
+def shapes_retriever(tmp_path: Path) -> Iterator[HybridRetriever]:
+    """The lexical index of the small ``shapes`` package of ``test_issue.py``."""
+    from tests.conftest import make_repo
+    from tests.localize.test_issue import FILES
+
+    found = lexical_retriever(make_repo(tmp_path / "shapes", FILES), store_dir=tmp_path / "index")
+    yield found
+    found.close()
 
 
 @pytest.fixture

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from patchloop.index import HybridRetriever, lexical_retriever
 from patchloop.localize.defwords import definition_words, name_words
 from patchloop.localize.issue import IssueRanker
-from tests.conftest import make_repo
-from tests.localize.test_issue import FILES
 
 
-@pytest.fixture
-def retriever(tmp_path: Path) -> Iterator[HybridRetriever]:
-    repo = make_repo(tmp_path / "shapes", FILES)
-    found = lexical_retriever(repo, store_dir=tmp_path / "index")
-    yield found
-    found.close()
-
-
-def test_every_definition_of_the_files_is_scored_and_the_best_is_one(retriever):
+def test_every_definition_of_the_files_is_scored_and_the_best_is_one(shapes_retriever):
     words = definition_words(
-        retriever.view(), ["shapes/geometry.py", "shapes/_kernels.py"], "translated by dx"
+        shapes_retriever.view(), ["shapes/geometry.py", "shapes/_kernels.py"], "translated by dx"
     )
     best = max(words.score, key=lambda k: words.score[k])
     assert best == ("shapes/geometry.py", "Polygon.translated")
@@ -35,25 +21,25 @@ def test_every_definition_of_the_files_is_scored_and_the_best_is_one(retriever):
     assert ("shapes/geometry.py", "perimeter") not in words.score
 
 
-def test_a_word_every_definition_uses_counts_less_than_a_rare_one(retriever):
-    view = retriever.view()
+def test_a_word_every_definition_uses_counts_less_than_a_rare_one(shapes_retriever):
+    view = shapes_retriever.view()
     # ``points`` is in every definition of geometry.py, ``total`` in one only
     words = definition_words(view, ["shapes/geometry.py"], "points total")
     assert words.score[("shapes/geometry.py", "perimeter")] == pytest.approx(1.0)
     assert words.score[("shapes/geometry.py", "area")] < 0.5
 
 
-def test_in_file_is_relative_to_the_best_definition_of_the_same_file(retriever):
+def test_in_file_is_relative_to_the_best_definition_of_the_same_file(shapes_retriever):
     words = definition_words(
-        retriever.view(), ["shapes/geometry.py", "shapes/_kernels.py"], "vertices twice dot"
+        shapes_retriever.view(), ["shapes/geometry.py", "shapes/_kernels.py"], "vertices twice dot"
     )
     kernels = {k: v for k, v in words.in_file.items() if k[0] == "shapes/_kernels.py"}
     assert max(kernels.values()) == pytest.approx(1.0)
     assert all(words.in_file[k] >= words.score[k] for k in words.score)
 
 
-def test_no_words_and_no_files_score_nothing(retriever):
-    view = retriever.view()
+def test_no_words_and_no_files_score_nothing(shapes_retriever):
+    view = shapes_retriever.view()
     assert not definition_words(view, [], "translated").score
     assert not definition_words(view, ["shapes/geometry.py"], "").score
     assert not definition_words(view, ["shapes/geometry.py"], "zebra").score
@@ -68,8 +54,8 @@ def test_name_words_is_the_share_of_the_names_parts_the_issue_uses():
     assert name_words("", words) == 0.0
 
 
-def test_the_ranker_gives_definitions_their_words(retriever):
-    ranking = IssueRanker(retriever.view()).rank("the perimeter total of a polygon is off")
+def test_the_ranker_gives_definitions_their_words(shapes_retriever):
+    ranking = IssueRanker(shapes_retriever.view()).rank("the perimeter total of a polygon is off")
     by_name = {s.qualname: s for s in ranking.symbols}
     assert by_name["perimeter"].features["words_in_file"] == pytest.approx(1.0)
     assert by_name["perimeter"].features["name_words"] == 1.0

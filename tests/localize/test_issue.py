@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from patchloop.index import HybridRetriever, lexical_retriever
+from patchloop.index import lexical_retriever
 from patchloop.localize.issue import IssueRanker
 from tests.conftest import make_repo
 
@@ -114,16 +111,8 @@ ValueError: polygon needs at least three vertices, got 3
 """
 
 
-@pytest.fixture
-def retriever(tmp_path: Path) -> Iterator[HybridRetriever]:
-    repo = make_repo(tmp_path / "shapes", FILES)
-    found = lexical_retriever(repo, store_dir=tmp_path / "index")
-    yield found
-    found.close()
-
-
-def test_a_quoted_traceback_points_at_the_deepest_frame_and_its_line(retriever):
-    ranking = IssueRanker(retriever.view()).rank(TRACEBACK_ISSUE)
+def test_a_quoted_traceback_points_at_the_deepest_frame_and_its_line(shapes_retriever):
+    ranking = IssueRanker(shapes_retriever.view()).rank(TRACEBACK_ISSUE)
     assert ranking.files[0].path == "shapes/_kernels.py"
     assert any("traceback frame" in r for r in ranking.files[0].reasons)
     top = ranking.symbols[0]
@@ -134,13 +123,13 @@ def test_a_quoted_traceback_points_at_the_deepest_frame_and_its_line(retriever):
     assert "shapes/geometry.py" in [f.path for f in ranking.files[:2]]
 
 
-def test_names_in_a_code_block_resolve_to_their_definitions(retriever):
+def test_names_in_a_code_block_resolve_to_their_definitions(shapes_retriever):
     issue = (
         "Scaling moves the wrong coordinate\n\n"
         "```python\nfrom shapes.geometry import Polygon\n"
         "Polygon([(1, 1)]).scaled(2).points  # [(2, 1)], expected [(2, 2)]\n```\n"
     )
-    ranking = IssueRanker(retriever.view()).rank(issue)
+    ranking = IssueRanker(shapes_retriever.view()).rank(issue)
     assert ranking.files[0].path == "shapes/geometry.py"
     assert any("Polygon.scaled" in r for r in ranking.files[0].reasons)
     assert (ranking.symbols[0].path, ranking.symbols[0].qualname) == (
@@ -149,16 +138,16 @@ def test_names_in_a_code_block_resolve_to_their_definitions(retriever):
     )
 
 
-def test_a_quoted_message_finds_the_code_that_raises_it(retriever):
+def test_a_quoted_message_finds_the_code_that_raises_it(shapes_retriever):
     issue = "Got 'polygon needs at least three vertices' for a square, which has four."
-    ranking = IssueRanker(retriever.view()).rank(issue)
+    ranking = IssueRanker(shapes_retriever.view()).rank(issue)
     assert ranking.files[0].path == "shapes/_kernels.py"
     assert any("message" in r for r in ranking.files[0].reasons)
     assert ranking.symbols[0].qualname == "_shoelace"
 
 
-def test_words_alone_rank_by_bm25_and_tests_are_never_ranked(retriever):
-    ranking = IssueRanker(retriever.view()).rank("polygon area shading looks off")
+def test_words_alone_rank_by_bm25_and_tests_are_never_ranked(shapes_retriever):
+    ranking = IssueRanker(shapes_retriever.view()).rank("polygon area shading looks off")
     paths = [f.path for f in ranking.files]
     assert paths
     assert paths[0] == "shapes/render.py"
