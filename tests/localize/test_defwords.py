@@ -59,3 +59,4 @@ def test_the_ranker_gives_definitions_their_words(shapes_retriever):
     by_name = {s.qualname: s for s in ranking.symbols}
     assert by_name["perimeter"].features["words_in_file"] == pytest.approx(1.0)
     assert by_name["perimeter"].features["name_words"] == 1.0
+    assert "definition BM25 1.00 of its file's best" in by_name["perimeter"].reasons

@@ -459,4 +459,8 @@ def _symbol_reasons(qualname: str, f: Mapping[str, float]) -> tuple[str, ...]:
         out.append("a traceback frame or quoted message points into it")
     if f.get("bm25"):
         out.append(f"chunk BM25 {f['bm25']:.2f} of the best")
+    if f.get("words_in_file"):
+        out.append(f"definition BM25 {f['words_in_file']:.2f} of its file's best")
+    if f.get("name_words") and not f.get("named"):
+        out.append(f"{f['name_words']:.0%} of its name's words are in the issue")
     return tuple(out)
