@@ -70,6 +70,12 @@ def issue_report(
     ranking: IssueRanking, root: Path, *, query: str, notes: Sequence[str], k: int
 ) -> LocalizationReport:
     """The report of an issue text ranked on its own (no test ran)."""
+    if not ranking.files:
+        notes = (
+            *notes,
+            "nothing in the repository matches the text: quote a file, function or error "
+            "message it is about, or name a failing test (--test)",
+        )
     return LocalizationReport(
         root=str(root),
         query=query,
