@@ -319,6 +319,34 @@ def test_a_patch_that_breaks_the_syntax_is_refused_before_the_tests(calc_repo: P
     assert "return high)" in told
 
 
+DROPPED_NAME_REPLY = """calc.py
+<<<<<<< SEARCH
+def add(a, b):
+    return a + b
+=======
+>>>>>>> REPLACE
+calc.py
+<<<<<<< SEARCH
+        return low
+    return value
+=======
+        return add(high, 0)
+    return value
+>>>>>>> REPLACE
+"""
+
+
+def test_a_patch_that_drops_a_name_the_file_still_reads_is_refused_before_the_tests(
+    calc_repo: Path,
+) -> None:
+    record, model = run(calc_repo, [DROPPED_NAME_REPLY, FIX_REPLY])
+    assert [a.status for a in record.attempts] == ["syntax_error", "verified"]
+    assert record.attempts[0].sandbox_s == 0.0
+    told = model.history[1].messages[-1].content
+    assert "calc.py still uses `add` but no longer defines or imports it" in told
+    assert "    def add(a, b):" in told
+
+
 def test_a_reply_that_repeats_an_earlier_change_in_other_words_is_a_repeat(
     calc_repo: Path,
 ) -> None:

@@ -206,6 +206,11 @@ class InvalidSyntax(EditError):
     """The patch leaves a syntax error in a source file that compiled before it."""
 
 
+class UndefinedNames(InvalidSyntax):
+    """The patch leaves a Python file reading names it bound before and binds no more (a
+    dropped import or helper): it would fail with a ``NameError``."""
+
+
 class CosmeticEdit(EditError):
     """The patch changes only what cannot change behaviour: annotations the code did not have,
     typing imports, comments, layout (see :mod:`patchloop.edits.behaviour`)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from patchloop.domain import Patch, TestReport, TestSelection
 from patchloop.edits.apply import write_patch
 from patchloop.edits.behaviour import check_behaviour
+from patchloop.edits.names import check_names
 from patchloop.edits.syntax import check_syntax
 from patchloop.errors import EditError, InfrastructureError
 from patchloop.tiers import Proposal
@@ -93,6 +94,7 @@ class Staging:
                 )
             check_patch(patch, allow_test_edits=run.task.allow_test_edits)
             check_syntax(patch)
+            check_names(patch)
             check_behaviour(patch, docstrings=reads_docstrings(run.targets))
             return patch
         finally:

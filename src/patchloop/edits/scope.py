@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from patchloop.domain import Edit, EditScope
 from patchloop.edits.behaviour import same_behaviour, syntax_tree
 from patchloop.edits.keep_docs import restore_dropped_docs
+from patchloop.edits.names import unbound_names
 from patchloop.edits.syntax import breaks_syntax, lost_definitions
 from patchloop.errors import OutOfScope
 
@@ -119,8 +120,9 @@ def _same_python(path: str, before: str, after: str, scope: EditScope) -> bool:
 
 def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
     """Whether a whole-file rewrite among ``edits`` leaves a Python file of ``scope`` that
-    compiled no longer compiling, or no longer defining one of its top-level functions or
-    classes under any form (other edits are left to the dry run)."""
+    compiled no longer compiling, no longer defining one of its top-level functions or
+    classes under any form, or reading a name it no longer binds (a dropped import; other
+    edits are left to the dry run)."""
     shown = {f.path: f.text for f in scope.files}
     for edit in edits:
         path = edit.path.strip()
@@ -129,7 +131,10 @@ def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
             continue
         if breaks_syntax(before, edit.replace, path):
             return True
-        if path.endswith(".py") and lost_definitions(before, edit.replace, path):
+        if path.endswith(".py") and (
+            lost_definitions(before, edit.replace, path)
+            or unbound_names(before, edit.replace, path)
+        ):
             return True
     return False
 
