@@ -373,6 +373,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="cache directory (baseline results)")
     parser.add_argument("--dump-features", type=Path, help="write ranker features (JSONL)")
     parser.add_argument(
+        "--rerank", metavar="MODEL", help="also rerank the best files with this model (SWE-bench)"
+    )
+    parser.add_argument(
+        "--rerank-every",
+        type=int,
+        default=1,
+        metavar="K",
+        help="rerank every K-th instance only (default: all)",
+    )
+    parser.add_argument(
         "--retriever",
         default="hybrid",
         help="hybrid (default), lexical, none, or module:factory with factory(root) -> Retriever",
@@ -422,8 +432,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.only_repo or i["repo"] in args.only_repo
         ][: args.limit]
         work = args.work or index_dir / "work"
+        reranker = None
+        if args.rerank:
+            from patchloop.config import Config
+            from patchloop.localize.rerank import ModelReranker
+            from patchloop.models import build_model
+
+            reranker = ModelReranker(build_model(args.rerank, Config().model))
         swe = swe_localize.run(
-            instances, args.repos, work, index_dir, dump=args.dump_features, progress=True
+            instances,
+            args.repos,
+            work,
+            index_dir,
+            dump=args.dump_features,
+            progress=True,
+            reranker=reranker,
+            rerank_every=args.rerank_every,
         )
         if not args.details:
             swe.pop("rows")

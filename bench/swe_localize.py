@@ -124,8 +124,14 @@ def run(
     *,
     dump: Path | None = None,
     progress: bool = True,
+    reranker: Any = None,
+    rerank_every: int = 1,
 ) -> dict[str, Any]:
-    """Localize every instance whose repository is under ``repos``; JSON-able summary."""
+    """Localize every instance whose repository is under ``repos``; JSON-able summary.
+
+    With ``reranker`` (a :class:`~patchloop.localize.rerank.ModelReranker`), every
+    ``rerank_every``-th instance is also reranked by the model, and ``rerank`` compares the
+    files before and after on those instances."""
     from patchloop.index import HybridRetriever, build_index
     from patchloop.localize.issue import IssueRanker
 
@@ -178,6 +184,12 @@ def run(
             lines = [(r.path, r.start, r.end) for r in ranking.lines]
             row["ours"] = score_instance(files, functions, lines, inst)
             row["top"] = files[:5]
+            if reranker is not None and len(rows) % rerank_every == 0:
+                row.update(
+                    _rerank(
+                        reranker, ranking, text, view, functions=functions, lines=lines, inst=inst
+                    )
+                )
             cached = baselines.get(inst["instance_id"])
             if cached is None:
                 t0 = time.monotonic()
@@ -223,7 +235,48 @@ def run(
         "warm_query_s": _dist([r["warm_query_s"] for r in rows]),
         "baseline_index_s": _dist([r["baseline_index_s"] for r in rows]),
         "wall_s": round(time.monotonic() - started_all, 1),
+        **({"rerank": _rerank_summary(rows)} if reranker is not None else {}),
         "rows": rows,
+    }
+
+
+def _rerank(
+    reranker: Any,
+    ranking: Any,
+    text: str,
+    view: Any,
+    *,
+    functions: Sequence[str],
+    lines: Sequence[tuple[str, int, int]],
+    inst: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The model's reranking of one instance's files, scored like the ranking itself."""
+    from patchloop.errors import PatchloopError
+
+    t0 = time.monotonic()
+    try:
+        reranked = reranker.rerank(ranking, text, view)
+    except PatchloopError as exc:
+        return {"rerank_error": f"{type(exc).__name__}: {exc}"[:300]}
+    files = [f.path for f in reranked.files]
+    return {
+        "reranked": score_instance(files, functions, lines, inst),
+        "rerank_top": files[:5],
+        "rerank_s": round(time.monotonic() - t0, 2),
+    }
+
+
+def _rerank_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """File hit@1/@5 before and after the model, on the instances it reranked."""
+    done = [r for r in rows if "reranked" in r]
+    return {
+        "instances": len(done),
+        "errors": sum(1 for r in rows if "rerank_error" in r),
+        "before": summarize(done, "ours"),
+        "after": summarize(done, "reranked"),
+        "gained": [r["id"] for r in done if r["reranked"]["file@1"] > r["ours"]["file@1"]],
+        "lost": [r["id"] for r in done if r["reranked"]["file@1"] < r["ours"]["file@1"]],
+        "seconds": _dist([r["rerank_s"] for r in done]),
     }
 
 
