@@ -393,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test-timeout", type=float, default=2.0, help="seconds per test")
     parser.add_argument("--details", action="store_true", help="include per-task rows")
     args = parser.parse_args(argv)
+    if args.rerank_every < 1:
+        parser.error(f"--rerank-every must be at least 1, got {args.rerank_every}")
     if not args.suite and not args.swebench:
         parser.error("give --suite FILE and/or --swebench FILE")
     if args.swebench and args.repos is None:

@@ -389,8 +389,9 @@ class ModelTier(Tier):
 
     def _refuses(self, text: str) -> bool:
         """Whether a reply is not worth testing: its edits change nothing, are those of a
-        candidate already judged, or rewrite a Python file into one that no longer compiles or
-        no longer defines one of its top-level functions or classes.
+        candidate already judged, or rewrite a Python file into one that no longer compiles,
+        no longer defines one of its top-level functions or classes, or reads a name it no
+        longer binds.
         A block that holds a diff where a whole file belongs is refused too; any other reply
         that does not parse is left to the usual checks."""
         try:
