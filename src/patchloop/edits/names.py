@@ -39,19 +39,15 @@ class _Names:
         self.read: set[str] = set()
         self.star = False
         self.binder: dict[str, int] = {}
-        for node in ast.walk(tree):
-            self._visit(node, path)
-        for stmt in tree.body:
+        for stmt in tree.body:  # one pass: every node lies under a top-level statement
             for node in ast.walk(stmt):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    self.read.add(node.id)
+                elif isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                    self.star = True
                 for name in _binds(node, path):
+                    self.bound.add(name)
                     self.binder.setdefault(name, stmt.lineno)
-
-    def _visit(self, node: ast.AST, path: str) -> None:
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            self.read.add(node.id)
-        elif isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
-            self.star = True
-        self.bound.update(_binds(node, path))
 
 
 def _binds(node: ast.AST, path: str) -> list[str]:
