@@ -404,6 +404,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.repos is not None and not args.repos.is_dir():
         parser.error(f"--repos {args.repos} is not a directory")
+    for name, path in (("--swebench", args.swebench), ("--exclude", args.exclude)):
+        if path is not None and not path.is_file():
+            parser.error(f"{name} {path} is not a file")
+    reranker = None
+    if args.rerank:
+        from patchloop.config import Config
+        from patchloop.errors import PatchloopError
+        from patchloop.localize.rerank import ModelReranker
+        from patchloop.models import build_model
+
+        try:
+            reranker = ModelReranker(build_model(args.rerank, Config().model))
+        except PatchloopError as exc:
+            parser.error(f"--rerank {args.rerank}: {exc}")
     index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="localize-bench-index-"))
     factory, retrieval_note = retriever_factory(args.retriever, index_dir)
     result: dict[str, Any] = {
@@ -428,19 +442,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.swebench:
         import swe_localize
 
-        instances = [
-            i
-            for i in swe_localize.iter_split(args.swebench, args.exclude)
-            if not args.only_repo or i["repo"] in args.only_repo
-        ][: args.limit]
+        try:
+            instances = [
+                i
+                for i in swe_localize.iter_split(args.swebench, args.exclude)
+                if not args.only_repo or i["repo"] in args.only_repo
+            ][: args.limit]
+        except ValueError as exc:
+            parser.error(str(exc))
         work = args.work or index_dir / "work"
-        reranker = None
-        if args.rerank:
-            from patchloop.config import Config
-            from patchloop.localize.rerank import ModelReranker
-            from patchloop.models import build_model
-
-            reranker = ModelReranker(build_model(args.rerank, Config().model))
         swe = swe_localize.run(
             instances,
             args.repos,

@@ -32,7 +32,15 @@ __all__ = ["BaselineBM25", "run", "score_instance"]
 
 
 def load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    """The instances of a JSONL file; ``ValueError`` naming the line that is not JSON."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    return out
 
 
 def git(repo: Path, *args: str) -> str:
