@@ -11,8 +11,9 @@ second, from the embedded engine's own timings in the records).
         --suite quixbugs --suite humanevalfix --mode alone --constrain on --out /tmp/me
 
 ``--samples K`` asks for K candidates per model call (the tests choose; reported: candidates
-generated and unique, model seconds per resolved task); ``--filter GLOB`` runs only matching
-tasks instead of the suite's list.
+generated and unique, model seconds per resolved task), ``--sampling branches`` takes the
+samples after the first from branches of the first reply instead of hotter samples;
+``--filter GLOB`` runs only matching tasks instead of the suite's list.
 
 Suites: ``quixbugs`` (all 40 tasks of ../shared/bench/quixbugs.jsonl) and ``humanevalfix``
 (the 40 tasks listed in bench/data/humanevalfix_40.txt, chosen by a seeded shuffle). Results
@@ -93,6 +94,8 @@ def run_eval(args: argparse.Namespace, spec: str, suite: str, out: Path) -> None
         args.edit_format,
         "--samples",
         str(args.samples),
+        "--sampling",
+        args.sampling,
         "--records",
         str(out / "records"),
         "--out",
@@ -193,6 +196,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--samples", type=int, default=1, help="Candidates per model call.")
     parser.add_argument(
+        "--sampling",
+        choices=["temperature", "branches"],
+        default="temperature",
+        help="Where samples after the first come from.",
+    )
+    parser.add_argument(
         "--filter", action="append", help="Only tasks matching this glob (replaces the list)."
     )
     parser.add_argument("--out", type=Path, required=True)
@@ -205,6 +214,8 @@ def main() -> None:
             out = args.out / f"{name}-{suite}-{args.mode}-{args.constrain}-{args.edit_format}"
             if args.samples > 1:
                 out = out.with_name(f"{out.name}-k{args.samples}")
+                if args.sampling != "temperature":
+                    out = out.with_name(f"{out.name}-{args.sampling}")
             if not args.report_only:
                 run_eval(args, spec, suite, out)
             entry = {
@@ -212,6 +223,7 @@ def main() -> None:
                 "mode": args.mode,
                 "constrain": args.constrain,
                 "samples": args.samples,
+                "sampling": args.sampling,
             }
             entry.update(measure(out, spec))
             report.append(entry)

@@ -134,6 +134,27 @@ def repo_factory(tmp_path: Path) -> Callable[..., Path]:
     return build
 
 
+class BranchScript(ScriptedModel):
+    """A scripted model that branches like the embedded engine: the next reply is the first
+    candidate, the replies after it stand for its branches; a branch that ``reject`` refuses
+    or that repeats a candidate is dropped, and a refused first reply gives way to them."""
+
+    def complete_branches(
+        self, request: Any, count: int, reject: Any, misses: int
+    ) -> list[Completion]:
+        first = self.complete(request)
+        refused = reject(first.text)
+        kept: list[Completion] = []
+        dropped = 0
+        while len(kept) < count - (not refused) and dropped < misses and self.remaining:
+            branch = self.complete(request)
+            if reject(branch.text) or branch.text in {first.text, *(k.text for k in kept)}:
+                dropped += 1
+                continue
+            kept.append(branch.model_copy(update={"forks": 1}))
+        return kept if refused and kept else [first, *kept]
+
+
 class AvoidingScript(ScriptedModel):
     """A scripted model that, like the embedded engine, answers again while ``reject``
     refuses its reply (the next scripted reply stands for the re-decoded one)."""

@@ -12,7 +12,7 @@ from patchloop.models.scripted import ScriptedModel
 from patchloop.replay import replay_run
 from patchloop.search import patch_key
 from patchloop.store import RunStore
-from tests.conftest import FIX_REPLY, AvoidingScript
+from tests.conftest import FIX_REPLY, AvoidingScript, BranchScript
 
 WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
 SHORT_WRONG_REPLY = FIX_REPLY.replace("return high", "return 0")
@@ -166,3 +166,27 @@ def test_verified_at_once_the_first_green_in_order_wins(calc_repo: Path) -> None
     assert statuses(three) == statuses(one)
     assert [a.status for a in three.attempts] == ["not_run", "verified", "tests_failed"]
     assert three.diff == one.diff
+
+
+def test_branches_come_from_one_request_and_wasted_ones_are_dropped(calc_repo: Path) -> None:
+    unchanged = FIX_REPLY.replace("return high", "return low")
+    # The first reply is wrong; of its branches, one changes nothing (dropped, never judged)
+    # and one is the fix.
+    model = BranchScript([WRONG_REPLY, unchanged, FIX_REPLY], name="scripted:a")
+    search = SearchSettings(samples=3, sampling="branches")
+    record = repair(Task(repo=calc_repo), config(3, search=search), models=[model])
+    assert record.status == "verified"
+    assert statuses(record) == [(1, 0, "not_run", 1), (1, 1, "verified", 1)]
+    assert "return high" in (record.diff or "")
+    # Every pass decodes at the first sample's temperature: no hotter samples were asked.
+    assert [r.sampling.temperature for r in model.history] == [0.0, 0.0, 0.0]
+    result = replay_run(RunStore(calc_repo / ".patchloop"), record.id)
+    assert result.same, result.differences
+    assert statuses(result.replay) == statuses(record)
+
+
+def test_a_model_that_cannot_branch_samples_by_temperature(calc_repo: Path) -> None:
+    search = SearchSettings(samples=3, sampling="branches")
+    record, model = run(calc_repo, [WRONG_REPLY, FIX_REPLY, FIX_WITH_SPACES], 3, search=search)
+    assert record.status == "verified"
+    assert [r.sampling.temperature for r in model.history] == [0.0, 0.6, 0.8]

@@ -252,6 +252,12 @@ class SearchSettings(Section):
         default=(0.6, 0.8, 1.0), min_length=1
     )
     """Temperatures of the samples after the first, repeated as needed."""
+    sampling: Literal["temperature", "branches"] = "temperature"
+    """Where the samples after the first come from: ``temperature`` (the ``temperatures``
+    above, each with its own seed) or ``branches`` (embedded models: the first reply decoded
+    on again from each of its least certain tokens with the runner-up token there; a branch
+    that would be wasted is dropped for the next one; models that cannot branch sample by
+    temperature)."""
     retry_temperature: float = Field(default=0.5, ge=0.0, le=2.0)
     """Least temperature of a model's requests after its first: feedback alone rarely changes
     what a greedy small model says."""

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AvoidingSampler",
     "BatchSampler",
+    "BranchSampler",
     "Closeable",
     "ContextWindow",
     "EditFormat",
@@ -107,6 +108,19 @@ class AvoidingSampler(Protocol):
     ) -> Completion:
         """One completion, decoded again at most ``tries`` times while ``reject`` refuses
         its text; the last one when all are refused."""
+        ...
+
+
+@runtime_checkable
+class BranchSampler(Protocol):
+    """Optional for models: several candidates from one reply, each decoded on from one of
+    its least certain tokens with the runner-up there (embedded engines)."""
+
+    def complete_branches(
+        self, request: CompletionRequest, count: int, reject: Callable[[str], bool], misses: int
+    ) -> list[Completion]:
+        """Up to ``count`` completions, the request's own reply first; a branch ``reject``
+        refuses is dropped and another fork point tried, ``misses`` times at most."""
         ...
 
 

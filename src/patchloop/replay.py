@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchloop.config import Config, restricted_view
-from patchloop.domain import Plan, RunRecord
+from patchloop.domain import Completion, CompletionRequest, Plan, RunRecord
 from patchloop.errors import ConfigError, UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import Reply, ScriptedModel, ScriptedReply
@@ -31,12 +32,31 @@ class ReplayResult:
     differences: tuple[str, ...]
 
 
+class _RecordedTier(ScriptedModel):
+    """A model tier's recorded completions, in order. Asked for branches, it answers with
+    as many candidates as the recorded iteration had: a reply can have fewer fork points
+    than the samples asked, and the dropped branches were never recorded."""
+
+    def __init__(self, replies: list[Reply], iterations: list[int], name: str) -> None:
+        super().__init__(replies, name=name)
+        self._iterations = deque(iterations)
+
+    def complete_branches(
+        self, request: CompletionRequest, count: int, reject: Callable[[str], bool], misses: int
+    ) -> list[Completion]:
+        """The next recorded iteration's completions."""
+        size = self._iterations.popleft() if self._iterations else count
+        return [self.complete(request) for _ in range(size)]
+
+
 def _scripted_models(store: RunStore, record: RunRecord) -> list[Model]:
     completions = store.completions(record.id)
     tiers: dict[str, list[Reply]] = {}
+    sizes: dict[str, Counter[int]] = {}
     for attempt in record.attempts:
         if attempt.tier == "fixers":
             continue
+        sizes.setdefault(attempt.tier, Counter())[attempt.iteration] += 1
         replies = tiers.setdefault(attempt.tier, [])
         completion = completions.get(attempt.index)
         if completion is not None:
@@ -46,7 +66,12 @@ def _scripted_models(store: RunStore, record: RunRecord) -> list[Model]:
             kind = attempt.error or "ModelUnavailable"
             replies.append(ScriptedReply(raise_=kind, message="recorded failure"))
     names = list(dict.fromkeys(record.config.get("models", [])))
-    return [ScriptedModel(tiers.get(name, []), name=name) for name in names]
+    return [
+        _RecordedTier(
+            tiers.get(name, []), [n for _, n in sorted(sizes.get(name, {}).items())], name
+        )
+        for name in names
+    ]
 
 
 def replay_plan(record: RunRecord) -> Plan | None:

@@ -46,7 +46,14 @@ from patchloop.errors import (
     ParseError,
     RepeatedEdit,
 )
-from patchloop.protocols import AvoidingSampler, BatchSampler, EditFormat, Fixer, Model
+from patchloop.protocols import (
+    AvoidingSampler,
+    BatchSampler,
+    BranchSampler,
+    EditFormat,
+    Fixer,
+    Model,
+)
 from patchloop.verify.guard import is_protected_path
 
 __all__ = [
@@ -349,7 +356,14 @@ class ModelTier(Tier):
     ) -> list[Completion]:
         """A completion per sampling: in one call where the model decodes samples together,
         else one request each."""
-        forks = self.config.search.forks
+        search = self.config.search
+        forks = search.forks
+        if (
+            len(samplings) > 1
+            and search.sampling == "branches"
+            and isinstance(self.model, BranchSampler)
+        ):
+            return self._complete_branches(self.model, request, len(samplings), deadline)
         if len(samplings) > 1 and isinstance(self.model, BatchSampler):
             return self._complete_batch(self.model, request, samplings, deadline)
         if len(samplings) == 1 and forks and isinstance(self.model, AvoidingSampler):
@@ -386,6 +400,25 @@ class ModelTier(Tier):
             first = request.model_copy(update={"sampling": samplings[0], "timeout_s": timeout})
             out[0] = many.complete_avoiding(first, self._refuses, forks)
         return out
+
+    def _complete_branches(
+        self,
+        model: BranchSampler,
+        request: CompletionRequest,
+        count: int,
+        deadline: float | None,
+    ) -> list[Completion]:
+        """The first reply and its branches. Branches that would be wasted (see
+        :meth:`_refuses`) are dropped, as many as ``count`` of them; fewer than ``count``
+        candidates come back when the reply has no more fork points or time runs out."""
+        try:
+            return model.complete_branches(request, count, self._refuses, count)
+        except BadRequest:
+            if request.contract is None:
+                raise
+            self._reject_contract(request)
+            request = request.model_copy(update={"contract": None, "timeout_s": _left(deadline)})
+            return model.complete_branches(request, count, self._refuses, count)
 
     def _refuses(self, text: str) -> bool:
         """Whether a reply is not worth testing: its edits change nothing, are those of a

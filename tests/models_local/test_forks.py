@@ -7,7 +7,7 @@ import re
 from patchloop.domain import CompletionRequest, EditScope, Message, Sampling, ScopeFile
 from patchloop.edits import get_format
 from patchloop.models.llamacpp import LlamaCppModel
-from patchloop.protocols import AvoidingSampler
+from patchloop.protocols import AvoidingSampler, BranchSampler
 from tests.edits.gbnf_regex import gbnf_to_regex
 
 SOURCE = (
@@ -74,3 +74,63 @@ def test_forks_stop_after_their_tries_and_stay_inside_the_contract(
             assert pattern.fullmatch(text), text
         else:  # cut by the token cap: the head of an admitted reply
             assert text.startswith("calc.py\n```")
+
+
+def _shared_head(a: str, b: str) -> int:
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+
+
+def test_branches_differ_from_the_first_reply_after_a_shared_head(
+    fresh_model: LlamaCppModel,
+) -> None:
+    assert isinstance(fresh_model, BranchSampler)
+    request = _ask(grammar=True, max_tokens=120)
+    assert request.contract is not None and request.contract.grammar is not None
+    pattern = re.compile(gbnf_to_regex(request.contract.grammar), re.DOTALL)
+    first = fresh_model.complete(request)
+    out = fresh_model.complete_branches(request, 3, lambda _text: False, 3)
+    # The first candidate is the reply itself; each branch starts as it does, then differs.
+    assert len(out) == 3
+    assert out[0].text == first.text
+    assert out[0].forks == 2
+    assert len({c.text for c in out}) == 3
+    for branch in out[1:]:
+        assert branch.forks == 1
+        assert branch.text != first.text
+        assert _shared_head(branch.text, first.text) >= len("calc.py\n```\n")
+        # A branch is decoded under the same contract.
+        if branch.text.endswith("```\n"):
+            assert pattern.fullmatch(branch.text), branch.text
+        else:
+            assert branch.text.startswith("calc.py\n```")
+
+
+def test_refused_branches_are_dropped_and_their_cost_counted(fresh_model: LlamaCppModel) -> None:
+    first = fresh_model.complete(_ask(grammar=True, max_tokens=120))
+    asked: list[str] = []
+
+    def only_the_first(text: str) -> bool:
+        asked.append(text)
+        return text != first.text
+
+    out = fresh_model.complete_branches(_ask(grammar=True, max_tokens=120), 3, only_the_first, 2)
+    # Two branches were decoded and dropped (refused, or spelling the first reply's text
+    # with other tokens, which is not asked about): the first reply comes back alone.
+    assert [c.text for c in out] == [first.text]
+    assert asked[0] == first.text
+    assert len(asked) <= 3
+    assert out[0].forks == 2
+    assert out[0].usage.completion_tokens > first.usage.completion_tokens
+
+
+def test_a_refused_first_reply_gives_way_to_its_branches(fresh_model: LlamaCppModel) -> None:
+    first = fresh_model.complete(_ask(grammar=True, max_tokens=120))
+    out = fresh_model.complete_branches(
+        _ask(grammar=True, max_tokens=120), 2, lambda text: text == first.text, 2
+    )
+    assert len(out) == 2
+    assert first.text not in {c.text for c in out}
+    # The refused first reply's tokens are counted in the first candidate returned.
+    assert out[0].usage.completion_tokens > out[1].usage.completion_tokens

@@ -139,6 +139,13 @@ def eval_suite(
     samples: Annotated[
         int | None, typer.Option(help="Candidates per model call; the tests choose among them.")
     ] = None,
+    sampling: Annotated[
+        str | None,
+        typer.Option(
+            help="Where samples after the first come from: temperature, or branches of the "
+            "first reply at its least certain tokens (embedded models)."
+        ),
+    ] = None,
     allow_test_edits: Annotated[
         bool | None,
         typer.Option(
@@ -167,6 +174,7 @@ def eval_suite(
         "edit_format": edit_format,
         "max_iterations": max_iterations,
         "search.samples": samples,
+        "search.sampling": sampling,
         "allow_test_edits": allow_test_edits,
     }
     settings = load_config(Path.cwd(), config_file=config, cli=cli).config

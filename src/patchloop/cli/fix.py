@@ -126,6 +126,13 @@ def fix(
     samples: Annotated[
         int | None, typer.Option(help="Candidates per model call; the tests choose among them.")
     ] = None,
+    sampling: Annotated[
+        str | None,
+        typer.Option(
+            help="Where samples after the first come from: temperature, or branches of the "
+            "first reply at its least certain tokens (embedded models)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(help="Candidates verified at once, each in its own sandbox copy."),
@@ -156,6 +163,7 @@ def fix(
         "edit_format": edit_format,
         "max_iterations": max_iterations,
         "search.samples": samples,
+        "search.sampling": sampling,
         "search.workers": workers,
         "max_tokens": max_tokens,
         "timeout": timeout,

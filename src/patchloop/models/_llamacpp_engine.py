@@ -12,8 +12,6 @@ debug level, keeping recent warnings and errors for error messages.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
-import functools
 import logging
 import os
 import tempfile
@@ -242,7 +240,8 @@ class Generation:
     head: int = 0
     """Leading tokens of ``tokens`` that were forced, not sampled."""
     retries: int = 0
-    """Times the reply was decoded again from a fork (see ``Engine.generate_avoiding``)."""
+    """Forks decoded for this reply: retries of a refused reply, or branches of it (see
+    :mod:`patchloop.models._forks`)."""
 
 
 class Engine:
@@ -281,10 +280,10 @@ class Engine:
                 raise EngineError(f"{exc}: {'; '.join(said)}" if said else str(exc)) from exc
         self.extra_buffers = extra_buffers
         self.max_samples = max_samples
+        """Samples one request may decode together (sequences of the context)."""
         self.draft_tokens = draft_tokens
         self.batches = 0
         """Decode batches run after prefills (a drafted step is one batch)."""
-        """Samples one request may decode together (sequences of the context)."""
         self.prefix_store: PrefixStore | None = None
         """Where stable prompt prefixes are saved and loaded (see ``_prefix_store``)."""
         self._vocab = self.llm._model.vocab
@@ -560,82 +559,6 @@ class Engine:
                 )
             )
         return out
-
-    def generate_avoiding(
-        self,
-        prompt: Sequence[int],
-        *,
-        temperature: float,
-        seed: int,
-        reject: Callable[[str], bool],
-        tries: int,
-        max_tokens: int,
-        stop: Sequence[str],
-        grammar: str | None,
-        deadline: float | None = None,
-        unit_end: str | None = None,
-        checkpoints: Sequence[int] = (),
-    ) -> Generation:
-        """One generation, decoded again from where the model hesitated most while
-        ``reject`` refuses its text (a reply that changes nothing, or repeats a failed one).
-
-        Each retry keeps the reply up to one of its least certain tokens, takes the runner-up
-        token there instead and samples on (``tries`` retries at most, hesitations tried
-        from the smallest margin up, skipping tokens that only change white space or a
-        fence). The cached prompt and reply head are reused, so a retry costs the tokens
-        after the fork. The generation returned counts every pass's tokens and seconds.
-        """
-        decode = functools.partial(
-            self.generate_many,
-            prompt,
-            max_tokens=max_tokens,
-            stop=stop,
-            grammar=grammar,
-            deadline=deadline,
-            unit_end=unit_end,
-        )
-        first = decode([(temperature, seed)], checkpoints=checkpoints, track=True)[0]
-        spent = [first]
-        if tries <= 0 or not first.tokens or not reject(first.text):
-            return first
-        # Forks are looked for only once the first reply is refused.
-        for at, other in self._forks(first)[:tries]:
-            if spent[-1].finish_reason == "timeout":
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            retry = decode(
-                [(temperature, seed + 1 + len(spent))], head=[*first.tokens[:at], other]
-            )[0]
-            spent.append(retry)
-            if len(spent) > tries or not reject(retry.text):
-                break
-        return dataclasses.replace(
-            spent[-1],
-            evaluated_prompt_tokens=sum(g.evaluated_prompt_tokens for g in spent),
-            completion_tokens=sum(g.completion_tokens for g in spent),
-            prefill_s=sum(g.prefill_s for g in spent),
-            decode_s=sum(g.decode_s for g in spent),
-            retries=len(spent) - 1,
-        )
-
-    def _forks(self, generation: Generation) -> list[tuple[int, int]]:
-        """Where a reply may be forked: ``(token index, runner-up token)``, least certain
-        first; only tokens whose runner-up changes more than white space or a fence."""
-        found: list[tuple[float, int, int]] = []
-        tokens = generation.tokens
-        for at, choice in enumerate(generation.choices):
-            if choice.other < 0 or at >= len(tokens) or tokens[at] != choice.token:
-                continue
-            mine = self.llm.detokenize([choice.token]).decode("utf-8", errors="ignore")
-            other = self.llm.detokenize([choice.other]).decode("utf-8", errors="ignore")
-            if not other.strip() or not mine.strip() or "`" in mine + other:
-                continue
-            if self.llm.token_eos() in (choice.token, choice.other):
-                continue
-            found.append((choice.margin, at, choice.other))
-        found.sort()
-        return [(at, other) for _, at, other in found]
 
     def _finish_text(
         self, prompt: Sequence[int], sample: Sample, watch: _UnitWatch, stop: Sequence[str]

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from patchloop.config import ModelSettings
 from patchloop.domain import (
@@ -39,6 +39,7 @@ from patchloop.domain import (
     Usage,
 )
 from patchloop.errors import BadRequest, ContextTooLong, ModelTimeout, ModelUnavailable, UsageError
+from patchloop.models import _forks
 from patchloop.models._cpu import has_amx, physical_cores
 from patchloop.models._gbnf import strict_json_grammar
 from patchloop.models._gguf import GgufError, read_metadata
@@ -253,8 +254,18 @@ class LlamaCppModel:
         self, request: CompletionRequest, reject: Callable[[str], bool], tries: int
     ) -> Completion:
         """One reply, decoded again from its least certain token while ``reject`` refuses it
-        (see ``Engine.generate_avoiding``); its usage counts every pass."""
+        (see ``_forks.avoiding``); its usage counts every pass."""
         return self._generate(request, [request.sampling], reject, tries)[0]
+
+    def complete_branches(
+        self, request: CompletionRequest, count: int, reject: Callable[[str], bool], misses: int
+    ) -> list[Completion]:
+        """Up to ``count`` replies: the request's, then branches of it decoded on from its
+        least certain tokens with the runner-up there (see ``_forks.branches``); a branch
+        ``reject`` refuses is dropped, ``misses`` times at most."""
+        if count < 1:
+            raise BadRequest(f"complete_branches needs a count of at least 1, got {count}")
+        return self._generate(request, [request.sampling], reject, misses, branches=count)
 
     def _generate(
         self,
@@ -262,6 +273,8 @@ class LlamaCppModel:
         samplings: Sequence[Sampling],
         reject: Callable[[str], bool] | None,
         tries: int,
+        *,
+        branches: int = 0,
     ) -> list[Completion]:
         started = time.perf_counter()
         deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
@@ -300,35 +313,48 @@ class LlamaCppModel:
                 for s in samplings
             ]
             step = self._engine.max_samples
-            stops = [*samplings[0].stop, self._engine.stop_text]
+            engine = self._engine
+            temperature, seed = specs[0]
+            decoding: _Decoding = {
+                "max_tokens": min(limit, room),
+                "stop": [*samplings[0].stop, engine.stop_text],
+                "grammar": grammar,
+                "deadline": deadline,
+                "unit_end": request.contract.unit_end if request.contract else None,
+            }
+            checkpoints = self._checkpoints(request, prompt, tokens)
             try:
-                if reject is not None:
-                    temperature, seed = specs[0]
+                if reject is not None and branches:
+                    outs = _forks.branches(
+                        engine,
+                        tokens,
+                        count=branches,
+                        temperature=temperature,
+                        seed=seed,
+                        reject=reject,
+                        misses=tries,
+                        checkpoints=checkpoints,
+                        **decoding,
+                    )
+                elif reject is not None:
                     outs.append(
-                        self._engine.generate_avoiding(
+                        _forks.avoiding(
+                            engine,
                             tokens,
                             temperature=temperature,
                             seed=seed,
                             reject=reject,
                             tries=tries,
-                            max_tokens=min(limit, room),
-                            stop=stops,
-                            grammar=grammar,
-                            deadline=deadline,
-                            unit_end=request.contract.unit_end if request.contract else None,
-                            checkpoints=self._checkpoints(request, prompt, tokens),
+                            checkpoints=checkpoints,
+                            **decoding,
                         )
                     )
                 for at in range(0, len(specs) if reject is None else 0, step):
-                    outs += self._engine.generate_many(
+                    outs += engine.generate_many(
                         tokens,
                         specs[at : at + step],
-                        max_tokens=min(limit, room),
-                        stop=stops,
-                        grammar=grammar,
-                        deadline=deadline,
-                        unit_end=request.contract.unit_end if request.contract else None,
-                        checkpoints=self._checkpoints(request, prompt, tokens) if not at else (),
+                        checkpoints=checkpoints if not at else (),
+                        **decoding,
                     )
             except self._prefill_timeout:
                 raise _timeout(request.timeout_s) from None
@@ -476,6 +502,16 @@ class LlamaCppModel:
             )
         self._resolved[adapter] = found
         return found
+
+
+class _Decoding(TypedDict):
+    """What every decode of one request shares."""
+
+    max_tokens: int
+    stop: list[str]
+    grammar: str | None
+    deadline: float | None
+    unit_end: str | None
 
 
 def _timeout(seconds: float | None) -> ModelTimeout:

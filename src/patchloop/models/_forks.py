@@ -1,0 +1,190 @@
+"""Replies decoded again from the tokens the embedded model hesitated on.
+
+A tracked generation keeps, for each sampled token, the best other token the contract admits
+and how far below it that one scored (:class:`patchloop.models._sampler.Choice`). A *fork*
+keeps the reply up to one of those tokens, takes the runner-up there and decodes on: the
+cached prompt and reply head are reused, so a fork costs the tokens after it.
+
+Two uses. :func:`avoiding` decodes a refused reply again (one that changes nothing, or repeats
+a candidate already judged). :func:`branches` turns one reply into several candidates, each
+first differing from it at one of its least certain tokens: where a model copies a file and
+hesitates over one token, the runner-up there is a one-point change it considered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from patchloop.models._llamacpp_engine import Engine, Generation
+
+__all__ = ["avoiding", "branches", "fork_points"]
+
+
+def fork_points(engine: Engine, generation: Generation) -> list[tuple[int, int]]:
+    """Where a reply may be forked: ``(token index, runner-up token)``, least certain first;
+    only tokens whose runner-up changes more than white space or a fence."""
+    llm = engine.llm
+    found: list[tuple[float, int, int]] = []
+    tokens = generation.tokens
+    for at, choice in enumerate(generation.choices):
+        if choice.other < 0 or at >= len(tokens) or tokens[at] != choice.token:
+            continue
+        mine = llm.detokenize([choice.token]).decode("utf-8", errors="ignore")
+        other = llm.detokenize([choice.other]).decode("utf-8", errors="ignore")
+        if not other.strip() or not mine.strip() or "`" in mine + other:
+            continue
+        if llm.token_eos() in (choice.token, choice.other):
+            continue
+        found.append((choice.margin, at, choice.other))
+    found.sort()
+    return [(at, other) for _, at, other in found]
+
+
+def _decoder(
+    engine: Engine,
+    prompt: Sequence[int],
+    *,
+    max_tokens: int,
+    stop: Sequence[str],
+    grammar: str | None,
+    deadline: float | None,
+    unit_end: str | None,
+) -> Callable[..., list[Generation]]:
+    return functools.partial(
+        engine.generate_many,
+        prompt,
+        max_tokens=max_tokens,
+        stop=stop,
+        grammar=grammar,
+        deadline=deadline,
+        unit_end=unit_end,
+    )
+
+
+def _carrying(kept: Generation, spent: Sequence[Generation], forks: int) -> Generation:
+    """``kept`` with the tokens and seconds of every pass in ``spent`` (itself included)."""
+    return dataclasses.replace(
+        kept,
+        evaluated_prompt_tokens=sum(g.evaluated_prompt_tokens for g in spent),
+        completion_tokens=sum(g.completion_tokens for g in spent),
+        prefill_s=sum(g.prefill_s for g in spent),
+        decode_s=sum(g.decode_s for g in spent),
+        retries=forks,
+    )
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def avoiding(
+    engine: Engine,
+    prompt: Sequence[int],
+    *,
+    temperature: float,
+    seed: int,
+    reject: Callable[[str], bool],
+    tries: int,
+    max_tokens: int,
+    stop: Sequence[str],
+    grammar: str | None,
+    deadline: float | None = None,
+    unit_end: str | None = None,
+    checkpoints: Sequence[int] = (),
+) -> Generation:
+    """One generation, decoded again from where the model hesitated most while ``reject``
+    refuses its text (a reply that changes nothing, or repeats a failed one).
+
+    Each retry keeps the reply up to one of its least certain tokens, takes the runner-up
+    token there instead and samples on (``tries`` retries at most, hesitations tried from
+    the smallest margin up). The generation returned counts every pass's tokens and seconds.
+    """
+    decode = _decoder(
+        engine,
+        prompt,
+        max_tokens=max_tokens,
+        stop=stop,
+        grammar=grammar,
+        deadline=deadline,
+        unit_end=unit_end,
+    )
+    first = decode([(temperature, seed)], checkpoints=checkpoints, track=True)[0]
+    spent = [first]
+    if tries <= 0 or not first.tokens or not reject(first.text):
+        return first
+    # Forks are looked for only once the first reply is refused.
+    for at, other in fork_points(engine, first)[:tries]:
+        if spent[-1].finish_reason == "timeout" or _past(deadline):
+            break
+        retry = decode([(temperature, seed + 1 + len(spent))], head=[*first.tokens[:at], other])[0]
+        spent.append(retry)
+        if len(spent) > tries or not reject(retry.text):
+            break
+    return _carrying(spent[-1], spent, len(spent) - 1)
+
+
+def branches(
+    engine: Engine,
+    prompt: Sequence[int],
+    *,
+    count: int,
+    temperature: float,
+    seed: int,
+    reject: Callable[[str], bool],
+    misses: int,
+    max_tokens: int,
+    stop: Sequence[str],
+    grammar: str | None,
+    deadline: float | None = None,
+    unit_end: str | None = None,
+    checkpoints: Sequence[int] = (),
+) -> list[Generation]:
+    """Up to ``count`` candidates: a reply at ``temperature``, then branches of it, each
+    decoded on from one of its least certain tokens (smallest margin first) with the
+    runner-up taken there, at the same temperature and a seed of its own.
+
+    A branch that ``reject`` refuses, that has the text of an earlier candidate, or that ran
+    out of time is dropped and the next fork point tried, ``misses`` times at most. A
+    refused first reply is dropped too once a branch is kept (else it comes back alone).
+    What dropped passes cost is counted in the first candidate returned, whose ``retries``
+    is the number of branches decoded; every branch has ``retries`` 1.
+    """
+    decode = _decoder(
+        engine,
+        prompt,
+        max_tokens=max_tokens,
+        stop=stop,
+        grammar=grammar,
+        deadline=deadline,
+        unit_end=unit_end,
+    )
+    first = decode([(temperature, seed)], checkpoints=checkpoints, track=True)[0]
+    first_refused = reject(first.text)
+    wanted = count if first_refused else count - 1
+    kept: list[Generation] = []
+    dropped: list[Generation] = []
+    seen = {first.text}
+    if first.finish_reason != "timeout" and first.tokens:
+        for k, (at, other) in enumerate(fork_points(engine, first), start=1):
+            if len(kept) >= wanted or len(dropped) >= misses or _past(deadline):
+                break
+            branch = decode([(temperature, seed + k)], head=[*first.tokens[:at], other])[0]
+            if branch.finish_reason == "timeout" or branch.text in seen or reject(branch.text):
+                dropped.append(branch)
+                continue
+            seen.add(branch.text)
+            kept.append(dataclasses.replace(branch, retries=1))
+    decoded = len(kept) + len(dropped)
+    if first_refused and kept:
+        out = kept
+        spent = [first, *dropped, kept[0]]
+    else:
+        out = [first, *kept]
+        spent = [first, *dropped]
+    out[0] = _carrying(out[0], spent, decoded)
+    return out
