@@ -128,6 +128,54 @@ def avoiding(
     return _carrying(spent[-1], spent, len(spent) - 1)
 
 
+class _Rejoin:
+    """Watches a branch's text after its fork for where it copies the first reply again:
+    :data:`REJOIN_LINES` complete lines in a row, not all blank, that the first reply has
+    after the fork. The branch stops there and takes the rest of the first reply as its own.
+    A branch is a change at one point; decoding the copy of the rest would cost most of its
+    tokens, and a small model rarely changes anything again once it copies."""
+
+    def __init__(self, first: str, fork: int) -> None:
+        self._first = first
+        self._fork = fork
+        self._text = bytearray()
+        self._rest = ""
+        self._checked = 0
+        self.resume: int | None = None
+        """Where in the first reply the branch goes on, once it rejoined."""
+
+    def __call__(self, piece: bytes) -> bool:
+        self._text += piece
+        if b"\n" not in piece:
+            return False
+        lines = self._text.decode("utf-8", errors="ignore").split("\n")
+        done = lines[1:-1]  # whole lines after the line the fork changed
+        for end in range(max(self._checked, REJOIN_LINES), len(done) + 1):
+            window = "".join(f"{line}\n" for line in done[end - REJOIN_LINES : end])
+            if len("".join(window.split())) < REJOIN_CHARS:
+                continue
+            at = self._first.find("\n" + window, self._fork)
+            if at >= 0:
+                self.resume = at + 1 + len(window)
+                self._rest = "\n".join(lines[1 + end :])
+                return True
+        self._checked = len(done) + 1
+        return False
+
+    def splice(self, text: str) -> str:
+        """``text`` (the branch's reply, stopped where it rejoined) with the first reply's
+        rest in place of what was decoded past the rejoining lines."""
+        assert self.resume is not None
+        cut = len(text) - len(self._rest) if self._rest and text.endswith(self._rest) else None
+        return text[:cut] + self._first[self.resume :]
+
+
+#: Lines a branch must copy in a row from the first reply to rejoin it, and how many
+#: characters other than white space they hold at least.
+REJOIN_LINES = 2
+REJOIN_CHARS = 6
+
+
 def branches(
     engine: Engine,
     prompt: Sequence[int],
@@ -144,15 +192,18 @@ def branches(
     unit_end: str | None = None,
     checkpoints: Sequence[int] = (),
 ) -> list[Generation]:
-    """Up to ``count`` candidates: a reply at ``temperature``, then branches of it, each
-    decoded on from one of its least certain tokens (smallest margin first) with the
-    runner-up taken there, at the same temperature and a seed of its own.
+    """Up to ``count`` candidates: a reply at ``temperature``, then branches of it. A branch
+    keeps the reply up to one of its least certain tokens (smallest margin first), takes the
+    runner-up there and decodes on at the same temperature with a seed of its own, until it
+    copies the reply again (see :class:`_Rejoin`): the reply's rest completes it.
 
-    A branch that ``reject`` refuses, that has the text of an earlier candidate, or that ran
-    out of time is dropped and the next fork point tried, ``misses`` times at most. A
-    refused first reply is dropped too once a branch is kept (else it comes back alone).
-    What dropped passes cost is counted in the first candidate returned, whose ``retries``
-    is the number of branches decoded; every branch has ``retries`` 1.
+    Branches are decoded from the latest fork point to the earliest, so that each one's
+    head is still in the KV cache. A branch that ``reject`` refuses, that has the text of an
+    earlier candidate, or that ran out of time is dropped and the next fork point tried,
+    ``misses`` times at most. A refused first reply is dropped too once a branch is kept
+    (else it comes back alone). What dropped passes cost is counted in the first candidate
+    returned, whose ``retries`` is the number of branches decoded; every branch has
+    ``retries`` 1.
     """
     decode = _decoder(
         engine,
@@ -169,16 +220,31 @@ def branches(
     kept: list[Generation] = []
     dropped: list[Generation] = []
     seen = {first.text}
-    if first.finish_reason != "timeout" and first.tokens:
-        for k, (at, other) in enumerate(fork_points(engine, first), start=1):
-            if len(kept) >= wanted or len(dropped) >= misses or _past(deadline):
+    points = fork_points(engine, first) if first.finish_reason != "timeout" else []
+    taken = 0
+    while points[taken:] and len(kept) < wanted and len(dropped) < misses:
+        group = points[taken : taken + wanted - len(kept)]
+        taken += len(group)
+        for at, other in sorted(group, reverse=True):
+            if _past(deadline) or len(dropped) >= misses:
                 break
-            branch = decode([(temperature, seed + k)], head=[*first.tokens[:at], other])[0]
+            fork = engine.llm.detokenize(list(first.tokens[:at]), prev_tokens=list(prompt))
+            rejoin = _Rejoin(first.text, len(fork.decode("utf-8", errors="ignore")))
+            head = [*first.tokens[:at], other]
+            sampling = (temperature, seed + 1 + len(kept) + len(dropped))
+            branch = decode([sampling], head=head, until=rejoin)[0]
+            if rejoin.resume is not None:
+                text = rejoin.splice(branch.text)
+                branch = dataclasses.replace(
+                    branch, text=text, tokens=(), finish_reason=first.finish_reason
+                )
             if branch.finish_reason == "timeout" or branch.text in seen or reject(branch.text):
                 dropped.append(branch)
                 continue
             seen.add(branch.text)
             kept.append(dataclasses.replace(branch, retries=1))
+        if _past(deadline):
+            break
     decoded = len(kept) + len(dropped)
     if first_refused and kept:
         out = kept

@@ -160,8 +160,11 @@ class _CountingLlama(Llama):  # type: ignore[misc,unused-ignore]  # Any without 
         self.reset()  # type: ignore[no-untyped-call,unused-ignore]
 
 
-def _stop_check(stops: Sequence[bytes], watch: _UnitWatch) -> Callable[[bytes], bool]:
-    """A sample's stop rule: a stop string in its recent bytes, or an edit it repeats."""
+def _stop_check(
+    stops: Sequence[bytes], watch: _UnitWatch, until: Callable[[bytes], bool] | None = None
+) -> Callable[[bytes], bool]:
+    """A sample's stop rule: a stop string in its recent bytes, an edit it repeats, or what
+    ``until`` says."""
     window = max((len(s) for s in stops), default=0)
     tail = bytearray()
 
@@ -170,7 +173,7 @@ def _stop_check(stops: Sequence[bytes], watch: _UnitWatch) -> Callable[[bytes], 
         if any(s in tail for s in stops):
             return True
         del tail[: max(0, len(tail) - window)]
-        return watch.feed(piece)
+        return watch.feed(piece) or (until is not None and until(piece))
 
     return check
 
@@ -472,6 +475,7 @@ class Engine:
         checkpoints: Sequence[int] = (),
         head: Sequence[int] = (),
         track: bool = False,
+        until: Callable[[bytes], bool] | None = None,
     ) -> list[Generation]:
         """One generation per ``(temperature, seed)`` in ``samples``, decoded together after
         one evaluation of ``prompt`` (see :mod:`patchloop.models._batch`); each as
@@ -480,6 +484,8 @@ class Engine:
         ``head`` is the start of every reply, already chosen: it is evaluated as part of the
         prompt (its cached tokens are reused) and the grammar and stop rules start after it.
         ``track`` keeps each sampled token's runner-up (:attr:`Generation.choices`).
+        ``until``, called with each sampled token's bytes, ends a sample when it says so
+        (as a stop string would, the token kept).
         """
         if not 1 <= len(samples) <= self.max_samples:
             raise EngineError(
@@ -502,7 +508,7 @@ class Engine:
                     grammar,
                     track=track,
                 ),
-                stop_check=_stop_check(stops, watch),
+                stop_check=_stop_check(stops, watch, until),
             )
             for (temperature, seed), watch in zip(samples, watches, strict=True)
         ]
