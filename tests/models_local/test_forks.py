@@ -87,7 +87,8 @@ def test_branches_differ_from_the_first_reply_after_a_shared_head(
 ) -> None:
     assert isinstance(fresh_model, BranchSampler)
     request = _ask(grammar=True, max_tokens=120)
-    assert request.contract is not None and request.contract.grammar is not None
+    assert request.contract is not None
+    assert request.contract.grammar is not None
     pattern = re.compile(gbnf_to_regex(request.contract.grammar), re.DOTALL)
     first = fresh_model.complete(request)
     out = fresh_model.complete_branches(request, 3, lambda _text: False, 3)
@@ -134,3 +135,22 @@ def test_a_refused_first_reply_gives_way_to_its_branches(fresh_model: LlamaCppMo
     assert first.text not in {c.text for c in out}
     # The refused first reply's tokens are counted in the first candidate returned.
     assert out[0].usage.completion_tokens > out[1].usage.completion_tokens
+
+
+def test_until_sees_the_sampled_tokens_and_not_the_head(fresh_model: LlamaCppModel) -> None:
+    engine = fresh_model._engine
+    prompt = engine.prompt_tokens(engine.render([{"role": "user", "content": "Write calc.py."}]))
+    head = engine.tokenize("calc.py\n", special=False)
+    seen = bytearray()
+
+    def until(piece: bytes) -> bool:
+        seen.extend(piece)
+        return len(seen) >= 12
+
+    out = engine.generate_many(
+        prompt, [(0.0, 1)], max_tokens=60, stop=[], grammar=None, head=head, until=until
+    )[0]
+    # The reply is the head and what was sampled after it, up to the token ``until`` stopped at.
+    assert out.finish_reason == "stop"
+    assert out.text == "calc.py\n" + seen.decode("utf-8", errors="ignore")
+    assert out.completion_tokens < 60

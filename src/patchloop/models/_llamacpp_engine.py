@@ -160,11 +160,8 @@ class _CountingLlama(Llama):  # type: ignore[misc,unused-ignore]  # Any without 
         self.reset()  # type: ignore[no-untyped-call,unused-ignore]
 
 
-def _stop_check(
-    stops: Sequence[bytes], watch: _UnitWatch, until: Callable[[bytes], bool] | None = None
-) -> Callable[[bytes], bool]:
-    """A sample's stop rule: a stop string in its recent bytes, an edit it repeats, or what
-    ``until`` says."""
+def _stop_check(stops: Sequence[bytes], watch: _UnitWatch) -> Callable[[bytes], bool]:
+    """A sample's stop rule: a stop string in its recent bytes, or an edit it repeats."""
     window = max((len(s) for s in stops), default=0)
     tail = bytearray()
 
@@ -173,9 +170,16 @@ def _stop_check(
         if any(s in tail for s in stops):
             return True
         del tail[: max(0, len(tail) - window)]
-        return watch.feed(piece) or (until is not None and until(piece))
+        return watch.feed(piece)
 
     return check
+
+
+def _either(
+    check: Callable[[bytes], bool], until: Callable[[bytes], bool]
+) -> Callable[[bytes], bool]:
+    """A stop rule that also ends the sample where ``until`` says."""
+    return lambda piece: check(piece) or until(piece)
 
 
 class PrefillTimeout(Exception):
@@ -484,8 +488,8 @@ class Engine:
         ``head`` is the start of every reply, already chosen: it is evaluated as part of the
         prompt (its cached tokens are reused) and the grammar and stop rules start after it.
         ``track`` keeps each sampled token's runner-up (:attr:`Generation.choices`).
-        ``until``, called with each sampled token's bytes, ends a sample when it says so
-        (as a stop string would, the token kept).
+        ``until``, called with each sampled token's bytes (not the head's), ends a sample
+        when it says so (as a stop string would, the token kept).
         """
         if not 1 <= len(samples) <= self.max_samples:
             raise EngineError(
@@ -508,7 +512,7 @@ class Engine:
                     grammar,
                     track=track,
                 ),
-                stop_check=_stop_check(stops, watch, until),
+                stop_check=_stop_check(stops, watch),
             )
             for (temperature, seed), watch in zip(samples, watches, strict=True)
         ]
@@ -517,6 +521,9 @@ class Engine:
             for sample in decoding:
                 sample.picker.prime(list(head))
                 sample.stop_check(said)
+        if until is not None:  # sampled tokens only, not the head
+            for sample in decoding:
+                sample.stop_check = _either(sample.stop_check, until)
         try:
             if len(decoding) == 1 and self.draft_tokens > 0:
                 self.batches += decode_with_drafts(
