@@ -11,9 +11,9 @@ second, from the embedded engine's own timings in the records).
         --suite quixbugs --suite humanevalfix --mode alone --constrain on --out /tmp/me
 
 ``--samples K`` asks for K candidates per model call (the tests choose; reported: candidates
-generated and unique, model seconds per resolved task), ``--sampling branches`` takes the
-samples after the first from branches of the first reply instead of hotter samples;
-``--filter GLOB`` runs only matching tasks instead of the suite's list.
+generated and unique, model seconds per resolved task); ``--sampling temperature`` takes the
+samples after the first at higher temperatures instead of from branches of the first reply
+(the default); ``--filter GLOB`` runs only matching tasks instead of the suite's list.
 
 Suites: ``quixbugs`` (all 40 tasks of ../shared/bench/quixbugs.jsonl) and ``humanevalfix``
 (the 40 tasks listed in bench/data/humanevalfix_40.txt, chosen by a seeded shuffle). Results
@@ -197,8 +197,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1, help="Candidates per model call.")
     parser.add_argument(
         "--sampling",
-        choices=["temperature", "branches"],
-        default="temperature",
+        choices=["branches", "temperature"],
+        default="branches",
         help="Where samples after the first come from.",
     )
     parser.add_argument(
@@ -213,9 +213,7 @@ def main() -> None:
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.split(":", 1)[-1])
             out = args.out / f"{name}-{suite}-{args.mode}-{args.constrain}-{args.edit_format}"
             if args.samples > 1:
-                out = out.with_name(f"{out.name}-k{args.samples}")
-                if args.sampling != "temperature":
-                    out = out.with_name(f"{out.name}-{args.sampling}")
+                out = out.with_name(f"{out.name}-k{args.samples}-{args.sampling}")
             if not args.report_only:
                 run_eval(args, spec, suite, out)
             entry = {

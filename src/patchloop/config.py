@@ -246,18 +246,18 @@ class SearchSettings(Section):
     """How many candidates each model iteration asks for, and how they are chosen."""
 
     samples: int = Field(default=1, ge=1, le=16)
-    """Candidates per model iteration: the first at the model's temperature, the rest at
-    ``temperatures`` with their own seeds; the tests choose among them."""
+    """Candidates per model iteration: the first at the model's temperature, the rest as
+    ``sampling`` says; the tests choose among them."""
     temperatures: tuple[Annotated[float, Field(ge=0.0, le=2.0)], ...] = Field(
         default=(0.6, 0.8, 1.0), min_length=1
     )
     """Temperatures of the samples after the first, repeated as needed."""
-    sampling: Literal["temperature", "branches"] = "temperature"
-    """Where the samples after the first come from: ``temperature`` (the ``temperatures``
-    above, each with its own seed) or ``branches`` (embedded models: the first reply decoded
-    on again from each of its least certain tokens with the runner-up token there; a branch
-    that would be wasted is dropped for the next one; models that cannot branch sample by
-    temperature)."""
+    sampling: Literal["temperature", "branches"] = "branches"
+    """Where the samples after the first come from: ``branches`` (embedded models: the first
+    reply decoded on again from each of its least certain tokens with the runner-up token
+    there, until it copies the reply again; a branch that would be wasted is dropped for the
+    next one; models that cannot branch sample by temperature) or ``temperature`` (the
+    ``temperatures`` above, each with its own seed)."""
     retry_temperature: float = Field(default=0.5, ge=0.0, le=2.0)
     """Least temperature of a model's requests after its first: feedback alone rarely changes
     what a greedy small model says."""

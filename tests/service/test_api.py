@@ -126,6 +126,7 @@ def test_scopes_and_teams(setup: dict[str, Any]) -> None:
         ('{"repository": {"path": "REPO"}, "test_cmd": "nosuchprogram -x"}', 422, "not found"),
         ('{"repository": {"path": "REPO"}, "apply_to_branch": "main"}', 422, "already exists"),
         ('{"repository": {"path": "REPO"}, "samples": 2}', 422, "needs a model"),
+        ('{"repository": {"path": "REPO"}, "sampling": "beam"}', 422, "sampling"),
     ],
 )
 def test_bad_input_says_what_to_fix_and_queues_nothing(

@@ -128,6 +128,12 @@ def avoiding(
     return _carrying(spent[-1], spent, len(spent) - 1)
 
 
+#: Lines a branch must copy in a row from the first reply to rejoin it, and how many
+#: characters other than white space they hold at least.
+REJOIN_LINES = 2
+REJOIN_CHARS = 6
+
+
 class _Rejoin:
     """Watches a branch's text after its fork for where it copies the first reply again:
     :data:`REJOIN_LINES` complete lines in a row, not all blank, that the first reply has
@@ -168,12 +174,6 @@ class _Rejoin:
         assert self.resume is not None
         cut = len(text) - len(self._rest) if self._rest and text.endswith(self._rest) else None
         return text[:cut] + self._first[self.resume :]
-
-
-#: Lines a branch must copy in a row from the first reply to rejoin it, and how many
-#: characters other than white space they hold at least.
-REJOIN_LINES = 2
-REJOIN_CHARS = 6
 
 
 def branches(

@@ -156,6 +156,7 @@ def admit_repair(
         timeout=_timeout(request.budgets.timeout, settings),
         fixers=request.fixers,
         samples=request.samples,
+        sampling=request.sampling,
         apply_to_branch=branch,
     )
     return NewJob(

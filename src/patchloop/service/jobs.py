@@ -71,6 +71,7 @@ class RepairSpec(_Frozen):
     timeout: float
     fixers: bool = True
     samples: int = 1
+    sampling: Literal["temperature", "branches"] = "branches"
     apply_to_branch: str | None = None
 
 

@@ -134,6 +134,7 @@ def _repair(
         "allow_test_edits": False,
         "fixers.enabled": None if spec.fixers else False,
         "search.samples": spec.samples if spec.samples > 1 else None,
+        "search.sampling": spec.sampling if spec.samples > 1 else None,
         "tests.template_cache": _templates(settings, team),
     }
     config = config_for(where.project, where.git_root, cli)

@@ -5,7 +5,7 @@ Requests forbid unknown fields: a misspelt option is an error, not a silent defa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +69,12 @@ class RepairRequest(_Request):
     fixers: bool = Field(default=True, description="Try the model-free tier first.")
     samples: int = Field(
         default=1, ge=1, description="Candidates per model call; the tests choose among them."
+    )
+    sampling: Literal["temperature", "branches"] = Field(
+        default="branches",
+        description="Where the candidates after the first come from: branches of the first "
+        "reply at its least certain tokens (embedded models; others sample by temperature), "
+        "or hotter samples.",
     )
     apply_to_branch: str | None = Field(
         default=None, description="Commit a verified fix on this new branch (path repositories)."
