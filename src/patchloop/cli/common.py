@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -31,6 +31,7 @@ __all__ = [
     "EXIT_TERMINATED",
     "EXIT_USAGE",
     "EXIT_VERIFIED",
+    "SamplingOption",
     "error_object",
     "exit_code_for",
     "print_error",
@@ -45,6 +46,15 @@ EXIT_USAGE = 2
 EXIT_NOTHING = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+
+#: ``--sampling`` of ``fix`` and ``eval``.
+SamplingOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Where samples after the first come from: branches of the first reply at its "
+        "least certain tokens (embedded models), or temperature."
+    ),
+]
 
 
 def exit_code_for(exc: PatchloopError) -> int:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from patchloop.cli.common import EXIT_NOT_FIXED
+from patchloop.cli.common import EXIT_NOT_FIXED, SamplingOption
 from patchloop.config import Config, load_config
 from patchloop.errors import UsageError
 from patchloop.eval import (
@@ -139,13 +139,7 @@ def eval_suite(
     samples: Annotated[
         int | None, typer.Option(help="Candidates per model call; the tests choose among them.")
     ] = None,
-    sampling: Annotated[
-        str | None,
-        typer.Option(
-            help="Where samples after the first come from: temperature, or branches of the "
-            "first reply at its least certain tokens (embedded models)."
-        ),
-    ] = None,
+    sampling: SamplingOption = None,
     allow_test_edits: Annotated[
         bool | None,
         typer.Option(

@@ -15,6 +15,7 @@ from patchloop.cli.common import (
     EXIT_NOTHING,
     EXIT_USAGE,
     EXIT_VERIFIED,
+    SamplingOption,
     print_error,
     print_json,
     resolve,
@@ -126,13 +127,7 @@ def fix(
     samples: Annotated[
         int | None, typer.Option(help="Candidates per model call; the tests choose among them.")
     ] = None,
-    sampling: Annotated[
-        str | None,
-        typer.Option(
-            help="Where samples after the first come from: temperature, or branches of the "
-            "first reply at its least certain tokens (embedded models)."
-        ),
-    ] = None,
+    sampling: SamplingOption = None,
     workers: Annotated[
         int | None,
         typer.Option(help="Candidates verified at once, each in its own sandbox copy."),

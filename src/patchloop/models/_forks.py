@@ -14,15 +14,15 @@ hesitates over one token, the runner-up there is a one-point change it considere
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from patchloop.models._llamacpp_engine import Engine, Generation
 
-__all__ = ["avoiding", "branches", "fork_points"]
+__all__ = ["Decoder", "avoiding", "branches", "fork_points"]
 
 
 def fork_points(engine: Engine, generation: Generation) -> list[tuple[int, int]]:
@@ -45,25 +45,42 @@ def fork_points(engine: Engine, generation: Generation) -> list[tuple[int, int]]
     return [(at, other) for _, at, other in found]
 
 
-def _decoder(
-    engine: Engine,
-    prompt: Sequence[int],
-    *,
-    max_tokens: int,
-    stop: Sequence[str],
-    grammar: str | None,
-    deadline: float | None,
-    unit_end: str | None,
-) -> Callable[..., list[Generation]]:
-    return functools.partial(
-        engine.generate_many,
-        prompt,
-        max_tokens=max_tokens,
-        stop=stop,
-        grammar=grammar,
-        deadline=deadline,
-        unit_end=unit_end,
-    )
+@dataclass(frozen=True)
+class Decoder:
+    """What every decode of one request shares: the engine, the prompt's tokens and the
+    decoding settings (see ``Engine.generate_many``)."""
+
+    engine: Engine
+    prompt: Sequence[int]
+    max_tokens: int
+    stop: Sequence[str]
+    grammar: str | None
+    deadline: float | None = None
+    unit_end: str | None = None
+
+    def __call__(
+        self,
+        samples: Sequence[tuple[float, int]],
+        *,
+        checkpoints: Sequence[int] = (),
+        head: Sequence[int] = (),
+        track: bool = False,
+        until: Callable[[bytes], bool] | None = None,
+    ) -> list[Generation]:
+        """One generation per ``(temperature, seed)``, decoded together."""
+        return self.engine.generate_many(
+            self.prompt,
+            samples,
+            max_tokens=self.max_tokens,
+            stop=self.stop,
+            grammar=self.grammar,
+            deadline=self.deadline,
+            unit_end=self.unit_end,
+            checkpoints=checkpoints,
+            head=head,
+            track=track,
+            until=until,
+        )
 
 
 def _carrying(kept: Generation, spent: Sequence[Generation], forks: int) -> Generation:
@@ -83,18 +100,12 @@ def _past(deadline: float | None) -> bool:
 
 
 def avoiding(
-    engine: Engine,
-    prompt: Sequence[int],
+    decode: Decoder,
     *,
     temperature: float,
     seed: int,
     reject: Callable[[str], bool],
     tries: int,
-    max_tokens: int,
-    stop: Sequence[str],
-    grammar: str | None,
-    deadline: float | None = None,
-    unit_end: str | None = None,
     checkpoints: Sequence[int] = (),
 ) -> Generation:
     """One generation, decoded again from where the model hesitated most while ``reject``
@@ -104,22 +115,13 @@ def avoiding(
     token there instead and samples on (``tries`` retries at most, hesitations tried from
     the smallest margin up). The generation returned counts every pass's tokens and seconds.
     """
-    decode = _decoder(
-        engine,
-        prompt,
-        max_tokens=max_tokens,
-        stop=stop,
-        grammar=grammar,
-        deadline=deadline,
-        unit_end=unit_end,
-    )
     first = decode([(temperature, seed)], checkpoints=checkpoints, track=True)[0]
     spent = [first]
     if tries <= 0 or not first.tokens or not reject(first.text):
         return first
     # Forks are looked for only once the first reply is refused.
-    for at, other in fork_points(engine, first)[:tries]:
-        if spent[-1].finish_reason == "timeout" or _past(deadline):
+    for at, other in fork_points(decode.engine, first)[:tries]:
+        if spent[-1].finish_reason == "timeout" or _past(decode.deadline):
             break
         retry = decode([(temperature, seed + 1 + len(spent))], head=[*first.tokens[:at], other])[0]
         spent.append(retry)
@@ -177,19 +179,13 @@ class _Rejoin:
 
 
 def branches(
-    engine: Engine,
-    prompt: Sequence[int],
+    decode: Decoder,
     *,
     count: int,
     temperature: float,
     seed: int,
     reject: Callable[[str], bool],
     misses: int,
-    max_tokens: int,
-    stop: Sequence[str],
-    grammar: str | None,
-    deadline: float | None = None,
-    unit_end: str | None = None,
     checkpoints: Sequence[int] = (),
 ) -> list[Generation]:
     """Up to ``count`` candidates: a reply at ``temperature``, then branches of it. A branch
@@ -205,30 +201,23 @@ def branches(
     returned, whose ``retries`` is the number of branches decoded; every branch has
     ``retries`` 1.
     """
-    decode = _decoder(
-        engine,
-        prompt,
-        max_tokens=max_tokens,
-        stop=stop,
-        grammar=grammar,
-        deadline=deadline,
-        unit_end=unit_end,
-    )
     first = decode([(temperature, seed)], checkpoints=checkpoints, track=True)[0]
     first_refused = reject(first.text)
     wanted = count if first_refused else count - 1
     kept: list[Generation] = []
     dropped: list[Generation] = []
     seen = {first.text}
-    points = fork_points(engine, first) if first.finish_reason != "timeout" else []
+    points = fork_points(decode.engine, first) if first.finish_reason != "timeout" else []
     taken = 0
     while points[taken:] and len(kept) < wanted and len(dropped) < misses:
         group = points[taken : taken + wanted - len(kept)]
         taken += len(group)
         for at, other in sorted(group, reverse=True):
-            if _past(deadline) or len(dropped) >= misses:
+            if _past(decode.deadline) or len(dropped) >= misses:
                 break
-            fork = engine.llm.detokenize(list(first.tokens[:at]), prev_tokens=list(prompt))
+            fork = decode.engine.llm.detokenize(
+                list(first.tokens[:at]), prev_tokens=list(decode.prompt)
+            )
             rejoin = _Rejoin(first.text, len(fork.decode("utf-8", errors="ignore")))
             head = [*first.tokens[:at], other]
             sampling = (temperature, seed + 1 + len(kept) + len(dropped))
@@ -243,7 +232,7 @@ def branches(
                 continue
             seen.add(branch.text)
             kept.append(dataclasses.replace(branch, retries=1))
-        if _past(deadline):
+        if _past(decode.deadline):
             break
     decoded = len(kept) + len(dropped)
     if first_refused and kept:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal
 
 from patchloop.config import ModelSettings
 from patchloop.domain import (
@@ -313,49 +313,41 @@ class LlamaCppModel:
                 for s in samplings
             ]
             step = self._engine.max_samples
-            engine = self._engine
             temperature, seed = specs[0]
-            decoding: _Decoding = {
-                "max_tokens": min(limit, room),
-                "stop": [*samplings[0].stop, engine.stop_text],
-                "grammar": grammar,
-                "deadline": deadline,
-                "unit_end": request.contract.unit_end if request.contract else None,
-            }
+            decode = _forks.Decoder(
+                self._engine,
+                tokens,
+                max_tokens=min(limit, room),
+                stop=[*samplings[0].stop, self._engine.stop_text],
+                grammar=grammar,
+                deadline=deadline,
+                unit_end=request.contract.unit_end if request.contract else None,
+            )
             checkpoints = self._checkpoints(request, prompt, tokens)
             try:
                 if reject is not None and branches:
                     outs = _forks.branches(
-                        engine,
-                        tokens,
+                        decode,
                         count=branches,
                         temperature=temperature,
                         seed=seed,
                         reject=reject,
                         misses=tries,
                         checkpoints=checkpoints,
-                        **decoding,
                     )
                 elif reject is not None:
                     outs.append(
                         _forks.avoiding(
-                            engine,
-                            tokens,
+                            decode,
                             temperature=temperature,
                             seed=seed,
                             reject=reject,
                             tries=tries,
                             checkpoints=checkpoints,
-                            **decoding,
                         )
                     )
                 for at in range(0, len(specs) if reject is None else 0, step):
-                    outs += engine.generate_many(
-                        tokens,
-                        specs[at : at + step],
-                        checkpoints=checkpoints if not at else (),
-                        **decoding,
-                    )
+                    outs += decode(specs[at : at + step], checkpoints=checkpoints if not at else ())
             except self._prefill_timeout:
                 raise _timeout(request.timeout_s) from None
             except RuntimeError as exc:  # llama_decode failed; start the next call clean
@@ -502,16 +494,6 @@ class LlamaCppModel:
             )
         self._resolved[adapter] = found
         return found
-
-
-class _Decoding(TypedDict):
-    """What every decode of one request shares."""
-
-    max_tokens: int
-    stop: list[str]
-    grammar: str | None
-    deadline: float | None
-    unit_end: str | None
 
 
 def _timeout(seconds: float | None) -> ModelTimeout:
