@@ -14,7 +14,7 @@ from patchloop.errors import UsageError
 from patchloop.loop import repair
 from patchloop.models.scripted import ScriptedModel, ScriptedReply
 from patchloop.store import RunStore
-from tests.conftest import CALC, FIX_REPLY, AvoidingScript, tree_state
+from tests.conftest import CALC, FIX_REPLY, PYTEST_INI, TEST_CALC, AvoidingScript, tree_state
 
 WRONG_REPLY = FIX_REPLY.replace("return high", "return value")
 TEST_EDIT_REPLY = """test_calc.py
@@ -519,6 +519,23 @@ def test_test_configuration_shown_in_the_prompt_is_not_editable() -> None:
     assert contract is not None
     assert contract.grammar is not None
     assert "pytest.ini" not in contract.grammar
+
+
+def test_test_files_copied_after_a_fix_are_left_out_and_the_fix_verified(
+    calc_repo: Path,
+) -> None:
+    fixed = CALC.replace(
+        "        return low\n    return value", "        return high\n    return value"
+    )
+    # Without a contract, a small model writes the file it fixed and then the others it saw.
+    reply = _whole(fixed) + f"test_calc.py\n```python\n{TEST_CALC}```\n"
+    reply += f"pytest.ini\n```ini\n{PYTEST_INI}```\n"
+    model = ScriptedModel([reply], name="scripted:a")
+    record = repair(Task(repo=calc_repo), config(edit_format="whole"), models=[model])
+    assert [a.status for a in record.attempts] == ["verified"]
+    assert record.diff is not None
+    assert "test_calc.py" not in record.diff
+    assert "pytest.ini" not in record.diff
 
 
 def test_a_reply_that_changes_nothing_is_decoded_again_before_it_is_tested(

@@ -36,6 +36,7 @@ from patchloop.edits.scope import (
     check_scope,
     dedupe,
     edits_key,
+    without_test_edits,
 )
 from patchloop.errors import (
     BadRequest,
@@ -110,6 +111,9 @@ class Proposal:
     """What the candidate was told became of it, once judged."""
     siblings: list[Proposal] = field(default_factory=list)
     """The iteration's other candidates (samples of the same request)."""
+    ignored: tuple[str, ...] = ()
+    """Test files the reply also edited; those edits were left out (see
+    :func:`patchloop.edits.scope.without_test_edits`)."""
     deadline: float | None = None
     """``time.monotonic()`` by which the tier must have its candidate (the earlier of the
     run's and the tier's deadline); model calls are cut off there."""
@@ -447,7 +451,11 @@ class ModelTier(Tier):
             proposal.edits = dedupe(self.format.parse(proposal.completion.text))
             scope = self.scope()
             if scope is not None:
-                check_scope(proposal.edits, scope, is_test=_test_path(self.allow_test_edits))
+                is_test = _test_path(self.allow_test_edits)
+                proposal.edits, proposal.ignored = without_test_edits(
+                    proposal.edits, scope, is_test=is_test
+                )
+                check_scope(proposal.edits, scope, is_test=is_test)
             proposal.well_formed = True
             self._check_repeat(proposal, scope)
         except (ParseError, OutOfScope) as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from patchloop.domain import Edit, EditScope, ScopeFile
-from patchloop.edits.scope import check_scope, dedupe, edits_key
+from patchloop.edits.scope import check_scope, dedupe, edits_key, without_test_edits
 from patchloop.errors import OutOfScope
-from patchloop.verify.guard import is_test_path
+from patchloop.verify.guard import is_protected_path, is_test_path
 
 SCOPE = EditScope(
     files=(ScopeFile(path="gcd.py", text="x\n"), ScopeFile(path="pkg/util.py", text="y\n"))
@@ -39,6 +39,18 @@ def test_paths_outside_are_refused_with_the_valid_ones(path: str, said: str) -> 
     feedback = caught.value.feedback
     assert feedback.startswith(f"Edit 2: {said}")
     assert "The files you may edit are: gcd.py, pkg/util.py." in feedback
+
+
+def test_test_edits_beside_an_edit_in_scope_are_left_out() -> None:
+    fix, test, ini = edit("gcd.py"), edit("test_gcd.py"), edit("pytest.ini")
+    assert without_test_edits([fix, test, ini, test], SCOPE, is_test=is_protected_path) == (
+        [fix],
+        ("test_gcd.py", "pytest.ini"),
+    )
+    # Test edits alone, and paths that are not tests, are left to check_scope.
+    assert without_test_edits([test], SCOPE, is_test=is_protected_path) == ([test], ())
+    wrong = edit("src/gcd.py")
+    assert without_test_edits([fix, wrong], SCOPE, is_test=is_protected_path) == ([fix, wrong], ())
 
 
 def test_dedupe_keeps_first_of_exact_repeats() -> None:

@@ -17,7 +17,14 @@ from patchloop.edits.names import unbound_names
 from patchloop.edits.syntax import breaks_syntax, lost_definitions
 from patchloop.errors import OutOfScope
 
-__all__ = ["breaks_python", "changes_nothing", "check_scope", "dedupe", "edits_key"]
+__all__ = [
+    "breaks_python",
+    "changes_nothing",
+    "check_scope",
+    "dedupe",
+    "edits_key",
+    "without_test_edits",
+]
 
 
 def dedupe(edits: Sequence[Edit]) -> list[Edit]:
@@ -137,6 +144,26 @@ def breaks_python(edits: Sequence[Edit], scope: EditScope) -> bool:
         ):
             return True
     return False
+
+
+def without_test_edits(
+    edits: Sequence[Edit], scope: EditScope, *, is_test: Callable[[str], bool]
+) -> tuple[list[Edit], tuple[str, ...]]:
+    """``edits`` without those of test files outside ``scope``, and the paths left out,
+    when at least one edit is in scope; else ``edits`` as they are.
+
+    A model without a contract often copies the test files it was shown after its fix:
+    those edits are never applied (the tests judge the code, not the other way round), and
+    the fix is not lost with them. A reply of test edits only is left to
+    :func:`check_scope`, which refuses it with the files that may be edited.
+    """
+    allowed = set(scope.paths)
+    inside = [e for e in edits if e.path.strip().removeprefix("./") in allowed]
+    if not inside:
+        return list(edits), ()
+    left = [e for e in edits if e not in inside and is_test(e.path.strip().removeprefix("./"))]
+    dropped = tuple(dict.fromkeys(e.path for e in left))
+    return [e for e in edits if e not in left], dropped
 
 
 def check_scope(edits: Sequence[Edit], scope: EditScope, *, is_test: Callable[[str], bool]) -> None:
